@@ -1,0 +1,125 @@
+"""The continuous adjoint method (Chen et al. 2018, section 2 and Appendix C) as a
+`jax.custom_vjp`: gradients of a solve without storing its steps.
+
+For a loss L that depends on the states y_i = y(t_i) at the output times, the adjoint
+a(t) = dL/dy(t) obeys, backwards in time between output times,
+
+    da/dt     = -a^T df/dy            (the adjoint state)
+    da_p/dt   = -a^T df/dp            (accumulates dL/dp; p = parameters of f)
+    da_t/dt   = -a^T df/dt            (accumulates dL/dt_0)
+
+solved together with y itself (y' = f) as one augmented system, from t_i back to t_{i-1}.
+At each output time the state restarts from the value stored by the forward pass and a
+jumps by that time's cotangent g_i. The time gradients are dL/dt_i = g_i . f(t_i, y_i) for
+i >= 1 and dL/dt_0 = a_t(t_0), with a_t(t_N) = -g_N . f(t_N, y_N) and a_t decreasing by
+g_i . f(t_i, y_i) at every intermediate output time.
+
+Memory: the forward pass keeps only the outputs ys, never the steps between them.
+"""
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.flatten_util import ravel_pytree
+
+from .integrate import solve
+from .solution import SUCCESS, raise_if_failed
+
+
+def _is_float(x):
+    return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+
+
+def adjoint_solve(f, y0, ts, args, cfg, adj_tols, throw=True):
+    """`integrate.solve` with gradients by the continuous adjoint.
+
+    Parameters closed over by f (e.g. network weights captured by a lambda) are found with
+    `jax.closure_convert` and receive gradients like the leaves of `args`.
+    """
+    closed, consts = jax.closure_convert(f, ts[0], y0, args)
+    params = (args, tuple(consts))
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    mask = tuple(_is_float(x) for x in leaves)
+    diff = [x for x, m in zip(leaves, mask) if m]
+    fixed = [x for x, m in zip(leaves, mask) if not m]
+
+    def fc(t, y, diff_leaves):
+        it_d, it_f = iter(diff_leaves), iter(fixed)
+        merged = [next(it_d) if m else next(it_f) for m in mask]
+        a, c = jax.tree_util.tree_unflatten(treedef, merged)
+        return closed(t, y, a, *c)
+
+    return _adjoint(fc, cfg, adj_tols, throw, y0, ts, diff)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2, 3))
+def _adjoint(fc, cfg, adj_tols, throw, y0, ts, diff):
+    return solve(fc, y0, ts, diff, cfg)
+
+
+def _adjoint_fwd(fc, cfg, adj_tols, throw, y0, ts, diff):
+    ys, stats, result, t_reached = solve(fc, y0, ts, diff, cfg)
+    return (ys, stats, result, t_reached), (ys, ts, diff)
+
+
+def _adjoint_bwd(fc, cfg, adj_tols, throw, res, cotangents):
+    ys, ts, diff = res
+    g_ys = cotangents[0]                                              # (T, n)
+    (a0, a_p, a_t), ts_bar, back_result, _ = backward(fc, cfg, adj_tols, ys, ts, diff, g_ys)
+    if throw:
+        jax.debug.callback(partial(raise_if_failed, max_steps=cfg.max_steps,
+                                   context="the adjoint's backward solve"),
+                           back_result, ts[0], ts[0])
+    ok = back_result == SUCCESS
+    nan_if_failed = lambda x: jnp.where(ok, x, jnp.nan)
+    ts_bar = ts_bar.at[0].set(a_t)
+    return jax.tree_util.tree_map(nan_if_failed, (a0, ts_bar, a_p))
+
+
+_adjoint.defvjp(_adjoint_fwd, _adjoint_bwd)
+
+
+def backward(fc, cfg, adj_tols, ys, ts, diff, g_ys):
+    """Run the adjoint backwards over every output interval.
+
+    Args:
+        fc: vector field `fc(t, y, diff)` on flat states; diff: list of parameter arrays.
+        cfg: forward `Config`; adj_tols: (rtol, atol) of the backward solves.
+        ys: (T, n) forward states; ts: (T,); g_ys: (T, n) cotangents dL/dys.
+
+    Returns:
+        ((dL/dy0, dL/d diff, dL/dt0), dL/dts (T,) with entry 0 left for the caller,
+         result code of the backward solves, stats summed over them).
+    """
+    back_cfg = cfg._replace(rtol=adj_tols[0], atol=adj_tols[1], differentiable=False)
+    zeros_p = [jnp.zeros_like(p) for p in diff]
+    z_example = (ys[0], ys[0], zeros_p, jnp.zeros((), ys.dtype))
+    _, unravel = ravel_pytree(z_example)
+
+    def aug_dynamics(t, z, diff):
+        y, a, _, _ = unravel(z)
+        fy, vjp = jax.vjp(fc, t, y, diff)
+        t_bar, y_bar, p_bar = vjp(a)
+        return ravel_pytree((fy, -y_bar, [-p for p in p_bar], -t_bar))[0]
+
+    def interval(carry, i):
+        a, a_p, a_t, result, stats = carry
+        z0 = ravel_pytree((ys[i], a, a_p, a_t))[0]
+        zs, st, res, _ = solve(aug_dynamics, z0, jnp.stack([ts[i], ts[i - 1]]), diff, back_cfg)
+        _, a, a_p, a_t = unravel(zs[1])
+        f_prev = fc(ts[i - 1], ys[i - 1], diff)
+        a_t = jnp.where(i - 1 > 0, a_t - jnp.vdot(g_ys[i - 1], f_prev), a_t)
+        stats = jax.tree_util.tree_map(jnp.add, stats, st)
+        result = jnp.where(result == SUCCESS, res, result)
+        return (a + g_ys[i - 1], a_p, a_t, result, stats), None
+
+    T = ts.shape[0]
+    f_last = fc(ts[-1], ys[-1], diff)
+    ts_bar = jax.vmap(lambda t, y, g: jnp.vdot(g, fc(t, y, diff)))(ts, ys, g_ys)   # (T,)
+    zero = jnp.zeros((), jnp.int32)
+    stats0 = {"nfe": zero, "num_steps": zero, "num_accepted_steps": zero, "num_rejected_steps": zero}
+    init = (g_ys[-1], zeros_p, -jnp.vdot(g_ys[-1], f_last), jnp.asarray(SUCCESS, jnp.int32), stats0)
+    (a, a_p, a_t, result, stats), _ = lax.scan(interval, init, jnp.arange(T - 1, 0, -1))
+    return (a, a_p, a_t), ts_bar, result, stats

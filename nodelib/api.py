@@ -1,0 +1,161 @@
+"""`odeint`: the one entry point. Checks its arguments, flattens pytree states, picks the
+gradient method, and raises `SolverError` when a solve fails."""
+import numbers
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from .integrate import Config, solve
+from .solution import Solution, raise_if_failed
+from .tableaus import SOLVERS, ButcherTableau
+
+GRADIENTS = ("adjoint", "backprop")
+
+
+def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=None,
+           max_steps=4096, gradient="adjoint", throw=True, adjoint_rtol=None,
+           adjoint_atol=None) -> Solution:
+    """Solve y' = f(t, y, args) from y(ts[0]) = y0 and return the states at all times `ts`.
+
+    Args:
+        f: vector field `f(t, y, args)` returning a pytree shaped like `y` (the order of
+            scipy's `solve_ivp`, diffrax and torchdiffeq; `jax.experimental.ode` uses
+            `f(y, t, *args)`).
+        y0: initial state: a floating-point array or a pytree of them.
+        ts: output times, strictly increasing or strictly decreasing, at least two.
+        args: any pytree passed to f; gradients flow to all its floating-point leaves.
+        solver: "dopri5" (adaptive, default), or "euler", "midpoint", "rk4" (fixed step,
+            need dt0), or a `ButcherTableau`.
+        rtol, atol: relative and absolute tolerances of the adaptive solver. In float32,
+            tolerances below about 1e-6 cannot be met; use float64 for tighter ones.
+        dt0: step size of a fixed-step solver (the largest step; each output interval gets
+            a whole number of equal steps), or the first step of dopri5 (default: chosen
+            automatically). Always positive: the direction comes from ts.
+        max_steps: most step attempts (accepted or rejected) before giving up.
+        gradient: "adjoint" (continuous adjoint, Chen et al. 2018; memory constant in the
+            number of steps) or "backprop" (differentiate through the solver's steps).
+        throw: if True, a failed solve raises `SolverError`; if False, check `sol.result`.
+        adjoint_rtol, adjoint_atol: tolerances of the adjoint's backward solve (default:
+            the forward ones).
+
+    Returns:
+        `Solution` with `ts`, `ys` (leading axis over ts), `stats`, `result`, `t_reached`.
+
+    Raises:
+        TypeError / ValueError: bad arguments, with what was received and what is expected.
+        SolverError: with throw=True, when the solve fails (max_steps reached, step size
+            underflow, non-finite state). Under `jax.jit` JAX reports it as a
+            `jax.errors.JaxRuntimeError` carrying the same message (catch
+            `nodelib.SOLVER_ERRORS`).
+    """
+    tableau = _check_solver(solver, dt0)
+    if not callable(f):
+        raise TypeError(f"f must be a callable f(t, y, args); got {type(f).__name__}")
+    if gradient not in GRADIENTS:
+        raise ValueError(f"gradient must be one of {GRADIENTS}; got {gradient!r}")
+    dtype = _check_state(y0)
+    ts = _check_times(ts, dtype)
+    rtol, atol = _positive("rtol", rtol), _positive("atol", atol)
+    if not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
+    cfg = Config(tableau, rtol, atol, None if dt0 is None else _positive("dt0", dt0),
+                 int(max_steps), differentiable=gradient == "backprop")
+    adj = (_positive("adjoint_rtol", adjoint_rtol) if adjoint_rtol is not None else rtol,
+           _positive("adjoint_atol", adjoint_atol) if adjoint_atol is not None else atol)
+    sol = _odeint(f, y0, ts, args, cfg, gradient, adj)
+    if throw:
+        raise_fn = partial(raise_if_failed, max_steps=cfg.max_steps)
+        if isinstance(sol.result, jax.core.Tracer):
+            jax.debug.callback(raise_fn, sol.result, sol.t_reached, ts[-1])
+        else:
+            raise_fn(sol.result, sol.t_reached, ts[-1])
+    return sol
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _odeint(f, y0, ts, args, cfg, gradient, adj_tols):
+    y0_flat, unravel = ravel_pytree(y0)                         # (n,)
+    _check_vector_field(f, ts[0], y0, args)
+    dtype = y0_flat.dtype
+
+    def f_flat(t, y, args):
+        out = f(t, unravel(y), args)
+        return jnp.concatenate([jnp.ravel(x).astype(dtype) for x in jax.tree_util.tree_leaves(out)])
+
+    if gradient == "adjoint":
+        from .adjoint import adjoint_solve
+        ys, stats, result, t_reached = adjoint_solve(f_flat, y0_flat, ts, args, cfg, adj_tols)
+    else:
+        ys, stats, result, t_reached = solve(f_flat, y0_flat, ts, args, cfg)
+    return Solution(ts=ts, ys=jax.vmap(unravel)(ys), stats=stats, result=result,
+                    t_reached=t_reached)
+
+
+def _check_solver(solver, dt0):
+    if isinstance(solver, ButcherTableau):
+        tableau = solver
+    elif isinstance(solver, str) and solver in SOLVERS:
+        tableau = SOLVERS[solver]
+    else:
+        raise ValueError(f"unknown solver {solver!r}; known solvers: {', '.join(SOLVERS)} "
+                         "(or pass a nodelib.ButcherTableau)")
+    if not tableau.adaptive and dt0 is None:
+        raise ValueError(f"solver {tableau.name!r} takes fixed steps and needs a step size: "
+                         "pass dt0=... (e.g. dt0=0.01), or use solver='dopri5' for adaptive steps")
+    if tableau.adaptive and not tableau.fsal:
+        raise ValueError(f"adaptive solver {tableau.name!r} must be first-same-as-last (FSAL) "
+                         "for nodelib's dense output")
+    return tableau
+
+
+def _check_state(y0):
+    leaves = jax.tree_util.tree_leaves(y0)
+    if not leaves:
+        raise ValueError(f"y0 must contain at least one array; got {y0!r}")
+    for leaf in leaves:
+        dtype = jnp.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"y0 has a leaf of dtype {dtype}; ODE states must be floating point. "
+                            "Convert it, e.g. jnp.asarray(y0, dtype=jnp.float32)")
+    return jnp.result_type(*leaves)
+
+
+def _check_times(ts, dtype):
+    ts_arr = jnp.asarray(ts)
+    if ts_arr.ndim != 1 or ts_arr.shape[0] < 2:
+        raise ValueError(f"ts must be a 1-D array of at least 2 times (start, ..., end); "
+                         f"got shape {ts_arr.shape}")
+    ts_arr = ts_arr.astype(dtype)
+    if not isinstance(ts_arr, jax.core.Tracer):       # values can only be checked outside jit
+        d = np.diff(np.asarray(ts_arr))
+        if not (np.all(np.isfinite(np.asarray(ts_arr))) and (np.all(d > 0) or np.all(d < 0))):
+            raise ValueError("ts must be finite and strictly increasing or strictly decreasing "
+                             f"(in the state's dtype {dtype}); got {np.asarray(ts)}")
+    return ts_arr
+
+
+def _positive(name, x):
+    if isinstance(x, jax.core.Tracer) or not isinstance(x, (numbers.Real, np.ndarray, np.generic)):
+        raise TypeError(f"{name} must be a positive Python number; got {type(x).__name__}")
+    value = float(x)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be positive and finite; got {x!r}")
+    return value
+
+
+def _check_vector_field(f, t0, y0, args):
+    try:
+        out = jax.eval_shape(f, t0, y0, args)
+    except TypeError as e:
+        raise TypeError(f"calling f(t, y, args) failed: {e}. nodelib calls the vector field as "
+                        "f(t, y, args) (jax.experimental.ode uses f(y, t, *args))") from e
+    want, got = jax.tree_util.tree_structure(y0), jax.tree_util.tree_structure(out)
+    if want != got:
+        raise ValueError(f"f(t, y, args) must return the structure of y; y is {want}, f returned {got}")
+    for a, b in zip(jax.tree_util.tree_leaves(y0), jax.tree_util.tree_leaves(out)):
+        if jnp.shape(a) != b.shape:
+            raise ValueError(f"f(t, y, args) returned shape {b.shape} for a state of shape "
+                             f"{jnp.shape(a)}; it must return dy/dt with the state's shape")

@@ -1,0 +1,87 @@
+"""Error control for adaptive Runge–Kutta methods: error norm, first step, step-size update.
+
+The formulas and constants follow Hairer, Nørsett & Wanner, *Solving ODEs I*, section II.4,
+and their DOPRI5 code, so nodelib takes the same steps as the reference implementation.
+"""
+import jax.numpy as jnp
+
+# Step-size controller constants (Hairer et al., section II.4 and IV.2; DOPRI5 defaults).
+SAFETY = 0.9          # aim a little below the tolerance, so the next step is rarely rejected
+FACTOR_MIN = 0.2      # a step may shrink at most 5x at once ...
+FACTOR_MAX = 10.0     # ... and grow at most 10x
+BETA = 0.04           # PI "memory" exponent on the previous error (Gustafsson's stabilisation)
+ALPHA = 0.2 - 0.75 * BETA   # exponent on the current error: 1/5 for a 4th-order estimate,
+                            # reduced as Hairer recommends when BETA > 0
+MIN_PREV_ERROR = 1e-4  # floor on the remembered error, so one tiny error can't blow dt up
+
+
+def error_ratio(y_err, y0, y1, rtol, atol):
+    """Scaled root-mean-square norm of the local error estimate (Hairer et al., eq. II.4.11).
+
+        err = sqrt(mean((y_err / (atol + rtol * max(|y0|, |y1|)))**2))
+
+    A step is accepted when err <= 1.
+
+    Args:
+        y_err, y0, y1: arrays of shape (n,).
+        rtol, atol: relative and absolute tolerances (scalars).
+
+    Returns:
+        scalar err >= 0 (inf or nan if the step produced non-finite numbers).
+    """
+    scale = atol + rtol * jnp.maximum(jnp.abs(y0), jnp.abs(y1))      # (n,)
+    return jnp.sqrt(jnp.mean((y_err / scale) ** 2))
+
+
+def _norm(x, scale):
+    # Hairer's HINIT sums the squares without dividing by n; we follow the reference code.
+    return jnp.sqrt(jnp.sum((x / scale) ** 2))
+
+
+def initial_step(f, t0, y0, f0, direction, order, rtol, atol):
+    """Starting step size when none is given (Hairer et al., section II.4, "Starting Step Size").
+
+    Costs one evaluation of f. Args as in `error_ratio`; `f0 = f(t0, y0)`, `direction` is
+    +1 or -1 and `order` the order of the error estimate plus one (5 for Dormand–Prince).
+
+    Returns:
+        scalar signed step size.
+    """
+    scale = atol + jnp.abs(y0) * rtol
+    d0, d1 = _norm(y0, scale), _norm(f0, scale)
+    h0 = jnp.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
+    f1 = f(t0 + direction * h0, y0 + direction * h0 * f0)
+    d2 = _norm(f1 - f0, scale) / h0
+    dmax = jnp.maximum(d1, d2)
+    h1 = jnp.where(dmax <= 1e-15, jnp.maximum(1e-6, h0 * 1e-3),
+                   (0.01 / dmax) ** (1.0 / order))
+    h = jnp.minimum(100 * h0, h1)
+    h = jnp.where(jnp.isfinite(h), h, 1e-6)      # a non-finite f is reported by the solver
+    return direction * h
+
+
+def next_step(dt, err, prev_err, accepted, prev_rejected):
+    """PI step-size controller (Hairer et al., section IV.2, as in DOPRI5).
+
+        accepted:  dt_new = dt * clip(SAFETY * err**-ALPHA * prev_err**BETA, FACTOR_MIN, FACTOR_MAX)
+                   and no growth right after a rejection;
+        rejected:  dt_new = dt * max(FACTOR_MIN, SAFETY * err**-ALPHA)    (plain I control).
+
+    A non-finite error counts as a rejection with the largest decrease.
+
+    Args:
+        dt: signed step just attempted; err: its `error_ratio`; prev_err: the error of the
+        last accepted step; accepted / prev_rejected: booleans.
+
+    Returns:
+        (dt_new, prev_err_new)
+    """
+    err = jnp.where(jnp.isfinite(err), err, jnp.inf)
+    safe_err = jnp.maximum(err, 1e-30)                       # avoid 0 ** negative
+    i_part = safe_err ** ALPHA
+    grow = jnp.clip(SAFETY / (i_part / prev_err ** BETA), FACTOR_MIN, FACTOR_MAX)
+    grow = jnp.where(prev_rejected, jnp.minimum(grow, 1.0), grow)
+    shrink = jnp.maximum(FACTOR_MIN, SAFETY / i_part)
+    factor = jnp.where(accepted, grow, shrink)
+    new_prev = jnp.where(accepted, jnp.maximum(err, MIN_PREV_ERROR), prev_err)
+    return dt * factor, new_prev

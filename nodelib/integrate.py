@@ -1,0 +1,176 @@
+"""The solve loops: fixed steps that land on every output time, and adaptive Dormand–Prince
+steps with dense output. States are flat vectors here (see `nodelib.odeint`).
+
+Both loops are written once, as a `body` taking the loop state to the next one, and run by
+`run_loop`: a `lax.while_loop` (fast, used for the forward pass and the adjoint) or, when
+reverse-mode must differentiate through the steps (`gradient="backprop"`), a `lax.scan` of
+`max_steps` iterations that skips the work once the solve is done.
+"""
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from . import control
+from .rk import dense_coefficients, interpolate, rk_step
+from .solution import DT_UNDERFLOW, MAX_STEPS_REACHED, NONFINITE, SUCCESS
+from .tableaus import ButcherTableau
+
+
+class Config(NamedTuple):
+    """Static settings of one solve (hashable, so `jax.jit` can key on it)."""
+    tableau: ButcherTableau
+    rtol: float
+    atol: float
+    dt0: Optional[float]
+    max_steps: int
+    differentiable: bool = False      # True: reverse-mode can differentiate the loop
+
+
+def run_loop(cond, body, state, cfg: Config):
+    """Iterate `body` while `cond` holds, at most `cfg.max_steps` times."""
+    if not cfg.differentiable:
+        return lax.while_loop(cond, body, state)
+
+    def scan_body(s, _):
+        return lax.cond(cond(s), body, lambda s: s, s), None
+
+    return lax.scan(scan_body, state, None, length=cfg.max_steps)[0]
+
+
+def _code(x):
+    """Result codes and counters are int32 whatever jax_enable_x64 says."""
+    return jnp.asarray(x, jnp.int32)
+
+
+def _all_finite(*xs):
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs]))
+
+
+def solve(f, y0, ts, args, cfg: Config):
+    """Integrate y' = f(t, y, args) from ts[0] through every time in ts.
+
+    Args:
+        f: vector field on flat states, `f(t, y, args) -> (n,)`.
+        y0: initial state, shape (n,), floating point.
+        ts: strictly monotonic output times, shape (T,), same dtype as y0.
+        args: pytree passed to f.
+        cfg: `Config`.
+
+    Returns:
+        (ys, stats, result, t_reached): ys (T, n) with ys[0] == y0 (NaN where a failed
+        solve never arrived), the stats dict, the result code and the last time reached.
+    """
+    fn = lambda t, y: f(t, y, args)
+    if cfg.tableau.adaptive:
+        return _solve_adaptive(fn, y0, ts, cfg)
+    return _solve_fixed(fn, y0, ts, cfg)
+
+
+def _empty_outputs(y0, ts):
+    ys = jnp.full((ts.shape[0],) + y0.shape, jnp.nan, dtype=y0.dtype)   # (T, n)
+    return ys.at[0].set(y0)
+
+
+def _stats(nfe, steps, accepted):
+    return {"nfe": nfe, "num_steps": steps, "num_accepted_steps": accepted,
+            "num_rejected_steps": steps - accepted}
+
+
+def _solve_fixed(fn, y0, ts, cfg):
+    """Fixed steps of size at most |dt0|: each output interval gets an integer number of
+    equal steps, so every output time is hit exactly (no interpolation needed)."""
+    tab, T = cfg.tableau, ts.shape[0]
+    tol = 100 * jnp.finfo(ts.dtype).eps
+    widths = jnp.diff(ts)                                                  # (T-1,)
+    n_steps = jnp.maximum(1, jnp.ceil(jnp.abs(widths) / cfg.dt0 * (1 - tol))).astype(jnp.int32)
+
+    def cond(s):
+        return (s["i"] < T - 1) & (s["result"] == SUCCESS) & (s["steps"] < cfg.max_steps)
+
+    def body(s):
+        i, k = s["i"], s["k"]
+        dt = widths[i] / n_steps[i]
+        t = ts[i] + k * dt
+        y1, _, _ = rk_step(tab, fn, t, s["y"], dt)
+        finite = _all_finite(y1)
+        done_interval = k + 1 == n_steps[i]
+        ys = jnp.where(done_interval & finite, s["ys"].at[i + 1].set(y1), s["ys"])
+        return dict(
+            i=_code(jnp.where(done_interval & finite, i + 1, i)),
+            k=_code(jnp.where(done_interval, 0, k + 1)),
+            y=y1, ys=ys, steps=s["steps"] + 1,
+            t=jnp.where(done_interval, ts[i + 1], t + dt),
+            result=_code(jnp.where(finite, SUCCESS, NONFINITE)))
+
+    zero = jnp.zeros((), jnp.int32)
+    init = dict(i=zero, k=zero, y=y0, ys=_empty_outputs(y0, ts), steps=zero,
+                t=ts[0], result=_code(jnp.where(_all_finite(y0), SUCCESS, NONFINITE)))
+    s = run_loop(cond, body, init, cfg)
+    result = _code(jnp.where((s["result"] == SUCCESS) & (s["i"] < T - 1), MAX_STEPS_REACHED, s["result"]))
+    stats = _stats(_code(tab.evals_per_step * s["steps"]), s["steps"], s["steps"])
+    return s["ys"], stats, result, s["t"]
+
+
+def _adaptive_body(fn, ts, cfg):
+    """One attempted Dormand–Prince step: accept or reject, fill outputs, choose the next dt."""
+    tab, T = cfg.tableau, ts.shape[0]
+    t_end = ts[-1]
+    direction = jnp.sign(t_end - ts[0])
+    eps = jnp.finfo(ts.dtype).eps
+
+    def body(s):
+        t, y, dt = s["t"], s["y"], s["dt"]
+        # Don't overshoot the end; stretch a step that would leave a sliver (Hairer's DOPRI5).
+        last = (t + 1.01 * dt - t_end) * direction > 0
+        dt = jnp.where(last, t_end - t, dt)
+        y1, y_err, ks = rk_step(tab, fn, t, y, dt, k1=s["f0"])
+        err = control.error_ratio(y_err, y, y1, cfg.rtol, cfg.atol)
+        finite = jnp.isfinite(err) & _all_finite(y1, ks[-1])
+        accepted = finite & (err <= 1.0)
+        t1 = jnp.where(last, t_end, t + dt)
+
+        # Dense output: every output time in (t, t1] is interpolated from this step.
+        fill = accepted & (jnp.arange(T) >= s["n_out"]) & ((ts - t1) * direction <= 0)   # (T,)
+        values = interpolate(dense_coefficients(tab, y, y1, ks, dt), (ts - t) / dt)       # (T, n)
+        values = jnp.where((ts == t1)[:, None], y1, values)
+        ys = jnp.where(fill[:, None], values, s["ys"])
+
+        dt_new, prev_err = control.next_step(dt, err, s["prev_err"], accepted, s["prev_rejected"])
+        t_next = jnp.where(accepted, t1, t)
+        underflow = (0.1 * jnp.abs(dt_new) <= eps * jnp.maximum(jnp.abs(t_next), jnp.abs(t_end)))
+        return dict(
+            t=t_next, y=jnp.where(accepted, y1, y), f0=jnp.where(accepted, ks[-1], s["f0"]),
+            dt=dt_new, prev_err=prev_err, prev_rejected=~accepted, ys=ys,
+            n_out=s["n_out"] + _code(jnp.sum(fill)), steps=s["steps"] + 1,
+            accepted=s["accepted"] + _code(accepted),
+            result=_code(jnp.where(underflow, jnp.where(finite, DT_UNDERFLOW, NONFINITE), SUCCESS)))
+
+    return body
+
+
+def _solve_adaptive(fn, y0, ts, cfg):
+    """Adaptive Dormand–Prince with error control, PI step control and dense output."""
+    tab, T = cfg.tableau, ts.shape[0]
+    direction = jnp.sign(ts[-1] - ts[0])
+    f0 = fn(ts[0], y0)
+    if cfg.dt0 is None:
+        dt = control.initial_step(fn, ts[0], y0, f0, direction, tab.order, cfg.rtol, cfg.atol)
+        nfe0 = 2
+    else:
+        dt, nfe0 = direction * jnp.asarray(cfg.dt0, ts.dtype), 1
+    zero = jnp.zeros((), jnp.int32)
+    init = dict(t=ts[0], y=y0, f0=f0, dt=dt.astype(ts.dtype),
+                prev_err=jnp.asarray(control.MIN_PREV_ERROR, ts.dtype),
+                prev_rejected=jnp.asarray(False), ys=_empty_outputs(y0, ts), n_out=jnp.ones((), jnp.int32),
+                steps=zero, accepted=zero,
+                result=_code(jnp.where(_all_finite(y0, f0), SUCCESS, NONFINITE)))
+
+    def cond(s):
+        return (s["n_out"] < T) & (s["result"] == SUCCESS) & (s["steps"] < cfg.max_steps)
+
+    s = run_loop(cond, _adaptive_body(fn, ts, cfg), init, cfg)
+    result = _code(jnp.where((s["result"] == SUCCESS) & (s["n_out"] < T), MAX_STEPS_REACHED, s["result"]))
+    stats = _stats(_code(nfe0 + tab.evals_per_step * s["steps"]), s["steps"], s["accepted"])
+    return s["ys"], stats, result, s["t"]

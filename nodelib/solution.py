@@ -1,0 +1,97 @@
+"""What a solve returns (`Solution`), why it may have failed (`RESULTS`), and `SolverError`."""
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+SUCCESS, MAX_STEPS_REACHED, DT_UNDERFLOW, NONFINITE = 0, 1, 2, 3
+
+# result code -> (short name, what went wrong, what to change). {t}, {target} and
+# {max_steps} are filled in when the message is shown.
+RESULTS = {
+    SUCCESS: ("success", "the solve reached the last output time", ""),
+    MAX_STEPS_REACHED: (
+        "max_steps_reached",
+        "the solver took max_steps={max_steps} steps and stopped at t={t:.6g}, short of t={target:.6g}",
+        "Raise max_steps, loosen rtol/atol, or use a larger dt0 with a fixed-step solver. "
+        "Needing very many steps often means the problem is stiff or the dynamics have "
+        "grown too complex (see the chapter on limitations).",
+    ),
+    DT_UNDERFLOW: (
+        "dt_underflow",
+        "the step size shrank below what floating point can resolve at t={t:.6g} "
+        "(target t={target:.6g})",
+        "The solution may blow up near this time, or the problem is very stiff. Check the "
+        "vector field, loosen rtol/atol, or compute in float64 (jax_enable_x64).",
+    ),
+    NONFINITE: (
+        "nonfinite",
+        "the state or the vector field became NaN or infinite at t={t:.6g} (target t={target:.6g})",
+        "Check f for overflow, division by zero or log of non-positive numbers; with a "
+        "fixed-step solver, a smaller dt0 often cures it; with dopri5, tighter tolerances.",
+    ),
+}
+
+
+class SolverError(RuntimeError):
+    """A solve did not reach its last output time; the message says why and what to change.
+
+    Raised directly when `odeint` runs outside `jax.jit`. Inside a jitted function the error
+    is raised while the compiled program runs, and JAX reports it as a
+    `jax.errors.JaxRuntimeError` whose message contains this one: catch
+    `nodelib.SOLVER_ERRORS` to handle both.
+    """
+
+
+SOLVER_ERRORS = (SolverError, jax.errors.JaxRuntimeError)
+
+
+class Solution(NamedTuple):
+    """The result of `nodelib.odeint`; a pytree, so it can leave `jax.jit` and `jax.vmap`.
+
+    Attributes:
+        ts: the output times, shape (T,).
+        ys: the states at `ts`, with the structure of y0 and a leading axis of size T.
+        stats: dict of int arrays: "nfe" (evaluations of f), "num_steps" (attempts),
+            "num_accepted_steps", "num_rejected_steps".
+        result: int array; 0 (`SUCCESS`) or a code of `RESULTS` saying why the solve stopped.
+        t_reached: the last time the solver reached (equal to ts[-1] on success).
+    """
+
+    ts: Any
+    ys: Any
+    stats: dict
+    result: Any
+    t_reached: Any
+
+    @property
+    def succeeded(self):
+        return self.result == SUCCESS
+
+    @property
+    def message(self) -> str:
+        """Readable description of `result` (needs concrete values, i.e. outside jit)."""
+        return describe(self.result, self.t_reached, self.ts[-1], max_steps=None)
+
+
+def describe(result, t_reached, target, max_steps, context="") -> str:
+    """Human-readable message for result code(s); for batched codes, the first failure."""
+    codes = np.asarray(result).reshape(-1)
+    failed = np.flatnonzero(codes != SUCCESS)
+    i = int(failed[0]) if failed.size else 0
+    code = int(codes[i])
+    t = float(np.asarray(t_reached).reshape(-1)[i])
+    target = float(np.asarray(target).reshape(-1)[-1])
+    name, what, fix = RESULTS[code]
+    if code == SUCCESS:
+        return "success: " + what
+    what = what.format(t=t, target=target, max_steps="?" if max_steps is None else max_steps)
+    batch = f" (batch element {i} of {codes.size})" if codes.size > 1 else ""
+    where = f" in {context}" if context else ""
+    return f"nodelib.odeint failed{where}{batch}: {what}. {fix}".strip()
+
+
+def raise_if_failed(result, t_reached, target, max_steps, context=""):
+    """Raise `SolverError` if any result code is not SUCCESS (host-side; also a jit callback)."""
+    if np.any(np.asarray(result) != SUCCESS):
+        raise SolverError(describe(result, t_reached, target, max_steps, context))

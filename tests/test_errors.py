@@ -1,0 +1,143 @@
+"""Never a silent wrong answer: failed solves and bad arguments raise clear errors."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import nodelib
+from nodelib import SolverError, odeint
+from nodelib.solution import DT_UNDERFLOW, MAX_STEPS_REACHED, NONFINITE
+
+
+def decay(t, y, args):
+    return -y
+
+
+def blow_up(t, y, args):          # y' = y^2, y(0) = 1: y = 1 / (1 - t) blows up at t = 1
+    return y**2
+
+
+def always_nan(t, y, args):
+    return y * jnp.nan
+
+
+Y0 = jnp.array([1.0])
+TS = jnp.array([0.0, 2.0])
+
+
+# --- failed solves ----------------------------------------------------------------------
+
+def test_max_steps_raises_with_cause_time_and_fix():
+    with pytest.raises(SolverError, match=r"max_steps=3 .*stopped at t=.*Raise max_steps"):
+        odeint(decay, Y0, TS, max_steps=3)
+
+
+def test_max_steps_fixed_step():
+    with pytest.raises(SolverError, match="max_steps=10"):
+        odeint(decay, Y0, TS, solver="euler", dt0=0.01, max_steps=10)
+
+
+def test_step_size_underflow():
+    with pytest.raises(SolverError, match=r"step size shrank .* at t=(0\.99|1 )"):
+        odeint(blow_up, Y0, TS)
+
+
+def test_nonfinite_state():
+    with pytest.raises(SolverError, match="NaN or infinite at t=0"):
+        odeint(always_nan, Y0, TS)
+    with pytest.raises(SolverError, match="NaN or infinite"):
+        odeint(blow_up, Y0, jnp.array([0.0, 50.0]), solver="euler", dt0=0.5)
+
+
+@pytest.mark.parametrize("f,kwargs,code", [
+    (decay, dict(max_steps=3), MAX_STEPS_REACHED),
+    (blow_up, {}, DT_UNDERFLOW),
+    (always_nan, {}, NONFINITE),
+])
+def test_throw_false_reports_result_and_marks_missing_outputs(f, kwargs, code):
+    sol = odeint(f, Y0, jnp.array([0.0, 1.5, 2.0]), throw=False, **kwargs)
+    assert int(sol.result) == code and not bool(sol.succeeded)
+    assert np.isnan(np.asarray(sol.ys[-1])).all()       # never a silent wrong answer
+    assert "nodelib.odeint failed" in sol.message
+
+
+def test_failure_under_jit_raises():
+    run = jax.jit(lambda y0: odeint(decay, y0, TS, max_steps=3).ys)
+    with pytest.raises(nodelib.SOLVER_ERRORS, match="max_steps=3"):
+        jax.block_until_ready(run(Y0))
+
+
+def test_failure_of_one_batch_element_under_vmap_raises():
+    run = jax.jit(jax.vmap(lambda y0: odeint(blow_up, y0, TS).ys))
+    with pytest.raises(nodelib.SOLVER_ERRORS, match="step size shrank"):
+        jax.block_until_ready(run(jnp.array([[-1.0], [1.0]])))
+
+
+def test_success_under_jit_does_not_raise():
+    ys = jax.jit(lambda y0: odeint(decay, y0, TS).ys)(Y0)
+    np.testing.assert_allclose(ys[-1], np.exp(-2.0) * np.ones(1), rtol=1e-5)
+
+
+# --- bad arguments ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("ts,match", [
+    ([0.0, 1.0, 1.0], "strictly increasing or strictly decreasing"),
+    ([0.0, 2.0, 1.0], "strictly increasing or strictly decreasing"),
+    ([0.0], "at least 2 times"),
+    ([[0.0, 1.0]], r"got shape \(1, 2\)"),
+    ([0.0, np.nan], "finite"),
+])
+def test_bad_times(ts, match):
+    with pytest.raises(ValueError, match=match):
+        odeint(decay, Y0, jnp.asarray(ts))
+
+
+@pytest.mark.parametrize("name", ["rtol", "atol"])
+@pytest.mark.parametrize("value", [0.0, -1e-3])
+def test_tolerances_must_be_positive(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be positive"):
+        odeint(decay, Y0, TS, **{name: value})
+
+
+def test_unknown_solver_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown solver 'rk45'.*euler, midpoint, rk4, dopri5"):
+        odeint(decay, Y0, TS, solver="rk45")
+
+
+def test_fixed_step_solver_needs_dt0():
+    with pytest.raises(ValueError, match="'rk4' takes fixed steps .* dt0="):
+        odeint(decay, Y0, TS, solver="rk4")
+
+
+def test_dt0_must_be_positive():
+    with pytest.raises(ValueError, match="dt0 must be positive"):
+        odeint(decay, Y0, TS, solver="rk4", dt0=-0.1)
+
+
+def test_integer_state_is_rejected():
+    with pytest.raises(TypeError, match="dtype int.* floating point"):
+        odeint(decay, jnp.array([1, 2]), TS)
+
+
+def test_vector_field_shape_mismatch():
+    with pytest.raises(ValueError, match=r"returned shape \(3,\) for a state of shape \(2,\)"):
+        odeint(lambda t, y, a: jnp.zeros(3), jnp.ones(2), TS)
+
+
+def test_vector_field_structure_mismatch():
+    with pytest.raises(ValueError, match="must return the structure of y"):
+        odeint(lambda t, y, a: (y, y), jnp.ones(2), TS)
+
+
+def test_vector_field_with_the_jax_ode_argument_order():
+    with pytest.raises(TypeError, match=r"f\(t, y, args\)"):
+        odeint(lambda y, t: -y, Y0, TS)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(gradient="finite-differences"), "gradient must be one of"),
+    (dict(max_steps=0), "max_steps must be a positive integer"),
+])
+def test_other_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        odeint(decay, Y0, TS, **kwargs)
