@@ -25,18 +25,19 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from .integrate import solve
-from .solution import SUCCESS, raise_if_failed
+from .solution import SUCCESS, raise_if_failed_traced
 
 
 def _is_float(x):
     return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
 
 
-def adjoint_solve(f, y0, ts, args, cfg, adj_tols, throw=True):
-    """`integrate.solve` with gradients by the continuous adjoint.
+def _split_parameters(f, ts, y0, args):
+    """Closure-convert f and split its parameters into differentiable arrays and the rest.
 
-    Parameters closed over by f (e.g. network weights captured by a lambda) are found with
-    `jax.closure_convert` and receive gradients like the leaves of `args`.
+    Returns (fc, diff, unsplit): `fc(t, y, diff)` is f with every floating-point parameter
+    (leaves of args and values f closes over) passed explicitly in the list `diff`;
+    `unsplit(diff_grads)` maps gradients back onto the structure of `args`.
     """
     closed, consts = jax.closure_convert(f, ts[0], y0, args)
     params = (args, tuple(consts))
@@ -45,12 +46,27 @@ def adjoint_solve(f, y0, ts, args, cfg, adj_tols, throw=True):
     diff = [x for x, m in zip(leaves, mask) if m]
     fixed = [x for x, m in zip(leaves, mask) if not m]
 
+    def merge(diff_leaves, fill):
+        it_d, it_f = iter(diff_leaves), iter(fill)
+        return jax.tree_util.tree_unflatten(treedef, [next(it_d) if m else next(it_f) for m in mask])
+
     def fc(t, y, diff_leaves):
-        it_d, it_f = iter(diff_leaves), iter(fixed)
-        merged = [next(it_d) if m else next(it_f) for m in mask]
-        a, c = jax.tree_util.tree_unflatten(treedef, merged)
+        a, c = merge(diff_leaves, fixed)
         return closed(t, y, a, *c)
 
+    def unsplit(diff_grads):
+        return merge(diff_grads, [None] * len(fixed))[0]
+
+    return fc, diff, unsplit
+
+
+def adjoint_solve(f, y0, ts, args, cfg, adj_tols, throw=True):
+    """`integrate.solve` with gradients by the continuous adjoint.
+
+    Parameters closed over by f (e.g. network weights captured by a lambda) are found with
+    `jax.closure_convert` and receive gradients like the leaves of `args`.
+    """
+    fc, diff, _ = _split_parameters(f, ts, y0, args)
     return _adjoint(fc, cfg, adj_tols, throw, y0, ts, diff)
 
 
@@ -69,9 +85,8 @@ def _adjoint_bwd(fc, cfg, adj_tols, throw, res, cotangents):
     g_ys = cotangents[0]                                              # (T, n)
     (a0, a_p, a_t), ts_bar, back_result, _ = backward(fc, cfg, adj_tols, ys, ts, diff, g_ys)
     if throw:
-        jax.debug.callback(partial(raise_if_failed, max_steps=cfg.max_steps,
-                                   context="the adjoint's backward solve"),
-                           back_result, ts[0], ts[0])
+        raise_if_failed_traced(back_result, ts[0], ts[0], cfg.max_steps,
+                               context="the adjoint's backward solve")
     ok = back_result == SUCCESS
     nan_if_failed = lambda x: jnp.where(ok, x, jnp.nan)
     ts_bar = ts_bar.at[0].set(a_t)

@@ -8,8 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from typing import NamedTuple
+
+from .adjoint import _split_parameters, adjoint_solve, backward
 from .integrate import Config, solve
-from .solution import Solution, raise_if_failed
+from .solution import Solution, raise_if_failed, raise_if_failed_traced
 from .tableaus import SOLVERS, ButcherTableau
 
 GRADIENTS = ("adjoint", "backprop")
@@ -67,31 +70,85 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
            _positive("adjoint_atol", adjoint_atol) if adjoint_atol is not None else atol)
     sol = _odeint(f, y0, ts, args, cfg, gradient, adj)
     if throw:
-        raise_fn = partial(raise_if_failed, max_steps=cfg.max_steps)
-        if isinstance(sol.result, jax.core.Tracer):
-            jax.debug.callback(raise_fn, sol.result, sol.t_reached, ts[-1])
-        else:
-            raise_fn(sol.result, sol.t_reached, ts[-1])
+        check = raise_if_failed_traced if isinstance(sol.result, jax.core.Tracer) else raise_if_failed
+        check(sol.result, sol.t_reached, ts[-1], cfg.max_steps)
     return sol
 
 
-@partial(jax.jit, static_argnums=(0, 4, 5, 6))
-def _odeint(f, y0, ts, args, cfg, gradient, adj_tols):
+def _flatten_problem(f, y0):
+    """Ravel a pytree state into one vector (n,) and wrap f to work on such vectors."""
     y0_flat, unravel = ravel_pytree(y0)                         # (n,)
-    _check_vector_field(f, ts[0], y0, args)
     dtype = y0_flat.dtype
 
     def f_flat(t, y, args):
         out = f(t, unravel(y), args)
         return jnp.concatenate([jnp.ravel(x).astype(dtype) for x in jax.tree_util.tree_leaves(out)])
 
+    return y0_flat, unravel, f_flat
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _odeint(f, y0, ts, args, cfg, gradient, adj_tols):
+    _check_vector_field(f, ts[0], y0, args)
+    y0_flat, unravel, f_flat = _flatten_problem(f, y0)
     if gradient == "adjoint":
-        from .adjoint import adjoint_solve
         ys, stats, result, t_reached = adjoint_solve(f_flat, y0_flat, ts, args, cfg, adj_tols)
     else:
         ys, stats, result, t_reached = solve(f_flat, y0_flat, ts, args, cfg)
     return Solution(ts=ts, ys=jax.vmap(unravel)(ys), stats=stats, result=result,
                     t_reached=t_reached)
+
+
+class AdjointPass(NamedTuple):
+    """Forward solve, gradients and the cost of the backward pass (see `adjoint_pass`)."""
+    forward: Solution
+    grads: dict            # {"y0": like y0, "args": like args, "ts": (T,)}
+    backward_stats: dict   # summed over the backward solves of all output intervals
+
+
+def adjoint_pass(f, y0, ts, args=None, cotangent=None, **kwargs) -> AdjointPass:
+    """Run the adjoint method step by step, to see what the backward pass costs.
+
+    `jax.grad` of a loss through `odeint(..., gradient="adjoint")` computes the same
+    gradients, but hides the backward solve; this function returns its statistics.
+
+    Args:
+        f, y0, ts, args: as for `odeint`.
+        cotangent: dL/dys, with the structure of `sol.ys`; default: the gradient of
+            sum(ys[-1]) (all ones at the last time, zeros before).
+        **kwargs: the keyword options of `odeint` (solver, rtol, atol, adjoint_rtol, ...).
+
+    Returns:
+        `AdjointPass(forward, grads, backward_stats)`.
+    """
+    if kwargs.get("gradient", "adjoint") != "adjoint":
+        raise ValueError("adjoint_pass runs the adjoint method; do not pass gradient=...")
+    kwargs.pop("gradient", None)
+    forward = odeint(f, y0, ts, args, **kwargs)
+    if cotangent is None:
+        cotangent = jax.tree_util.tree_map(lambda y: jnp.zeros_like(y).at[-1].set(1), forward.ys)
+    rtol, atol = float(kwargs.get("rtol", 1e-6)), float(kwargs.get("atol", 1e-6))
+    cfg = Config(_check_solver(kwargs.get("solver", "dopri5"), kwargs.get("dt0")), rtol, atol,
+                 kwargs.get("dt0"), int(kwargs.get("max_steps", 4096)))
+    adj = (float(kwargs.get("adjoint_rtol") or rtol), float(kwargs.get("adjoint_atol") or atol))
+    grads, stats, result = _adjoint_pass(f, forward.ys, forward.ts, args, cotangent, cfg, adj)
+    if kwargs.get("throw", True):
+        raise_if_failed(result, forward.ts[0], forward.ts[0], cfg.max_steps,
+                        context="the adjoint's backward solve")
+    return AdjointPass(forward, grads, stats)
+
+
+@partial(jax.jit, static_argnums=(0, 5, 6))
+def _adjoint_pass(f, ys, ts, args, cotangent, cfg, adj_tols):
+    y0 = jax.tree_util.tree_map(lambda y: y[0], ys)
+    y0_flat, _, f_flat = _flatten_problem(f, y0)
+    ys_flat = jax.vmap(lambda y: ravel_pytree(y)[0])(ys)                 # (T, n)
+    g_flat = jax.vmap(lambda g: ravel_pytree(g)[0])(cotangent)           # (T, n)
+    fc, diff, unsplit = _split_parameters(f_flat, ts, y0_flat, args)
+    (a0, a_p, a_t), ts_bar, result, stats = backward(fc, cfg, adj_tols, ys_flat, ts, diff, g_flat)
+    _, unravel = ravel_pytree(y0)
+    grads = {"y0": unravel(a0), "args": unsplit(a_p), "ts": ts_bar.at[0].set(a_t)}
+    return grads, stats, result
 
 
 def _check_solver(solver, dt0):

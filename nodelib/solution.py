@@ -1,8 +1,12 @@
 """What a solve returns (`Solution`), why it may have failed (`RESULTS`), and `SolverError`."""
 from typing import Any, NamedTuple
 
+from functools import partial
+
 import jax
 import numpy as np
+from jax import lax
+from jax.experimental import io_callback
 
 SUCCESS, MAX_STEPS_REACHED, DT_UNDERFLOW, NONFINITE = 0, 1, 2, 3
 
@@ -95,3 +99,14 @@ def raise_if_failed(result, t_reached, target, max_steps, context=""):
     """Raise `SolverError` if any result code is not SUCCESS (host-side; also a jit callback)."""
     if np.any(np.asarray(result) != SUCCESS):
         raise SolverError(describe(result, t_reached, target, max_steps, context))
+
+
+def raise_if_failed_traced(result, t_reached, target, max_steps, context=""):
+    """`raise_if_failed` for traced values: runs on the host while the compiled program runs.
+
+    An unordered `io_callback` is never dropped as dead code, and under `jax.vmap` it runs
+    in a loop over the batch rather than being unrolled (which would slow compilation).
+    The inputs carry no gradient, so this works inside `jax.grad` too.
+    """
+    check = partial(raise_if_failed, max_steps=max_steps, context=context)
+    io_callback(check, None, *(lax.stop_gradient(x) for x in (result, t_reached, target)))
