@@ -26,6 +26,9 @@ import numpy as np
 from ._argcheck import as_key, check_float_dtype, check_int, check_number
 from .density_data import checkerboard, eight_gaussians, pinwheel  # noqa: F401  (re-exported)
 
+__all__ = ["cubic_1d", "flip_1d", "two_moons", "concentric_spheres", "eight_gaussians",
+           "pinwheel", "checkerboard", "irregular_spirals", "digits"]
+
 _F32 = jnp.float32
 
 
@@ -51,8 +54,8 @@ def cubic_1d(n=10, *, dtype=_F32):
 def flip_1d(n=20, noise=0.1, seed=0, *, dtype=_F32):
     """Samples of the 1-D map ``g(-1) = 1, g(1) = -1``, which no neural ODE can represent.
 
-    A neural ODE's flow is a homeomorphism of the real line, hence monotone, so it cannot swap
-    ``-1`` and ``1`` (Dupont, Doucet & Teh 2019, Sec. 3, "Augmented Neural ODEs").
+    The flow of a 1-D neural ODE is an increasing homeomorphism of the real line (trajectories
+    cannot cross), so it cannot swap ``-1`` and ``1`` (Dupont, Doucet & Teh 2019, Sec. 3).
 
     Args:
         n: number of points, an int >= 2. The first ``n // 2`` inputs lie near ``-1``, the

@@ -29,14 +29,25 @@ class Config(NamedTuple):
 
 
 def run_loop(cond, body, state, cfg: Config):
-    """Iterate `body` while `cond` holds, at most `cfg.max_steps` times."""
+    """Iterate `body` while `cond` holds, at most `cfg.max_steps` times.
+
+    For reverse mode the loop must have a fixed length: a scan of `max_steps` iterations,
+    grouped in chunks of about sqrt(max_steps) so that once the solve is done the remaining
+    chunks are skipped whole, forwards and backwards (the idea of diffrax's bounded loop).
+    """
     if not cfg.differentiable:
         return lax.while_loop(cond, body, state)
+    chunk = max(1, int(round(cfg.max_steps ** 0.5)))
+    n_chunks = -(-cfg.max_steps // chunk)
 
-    def scan_body(s, _):
+    def step(s, _):
         return lax.cond(cond(s), body, lambda s: s, s), None
 
-    return lax.scan(scan_body, state, None, length=cfg.max_steps)[0]
+    def run_chunk(s, _):
+        return lax.cond(cond(s), lambda s: lax.scan(step, s, None, length=chunk)[0],
+                        lambda s: s, s), None
+
+    return lax.scan(run_chunk, state, None, length=n_chunks)[0]
 
 
 def _code(x):

@@ -52,7 +52,16 @@ def _split_step_key(key, step):
 def _check_loss_shape(loss_fn, params, batch, loss_key):
     """Trace ``loss_fn`` once (no computation) and check that it returns a float scalar."""
     extra = () if loss_key is None else (loss_key,)
-    out = jax.eval_shape(loss_fn, params, batch, *extra)
+    try:
+        out = jax.eval_shape(loss_fn, params, batch, *extra)
+    except TypeError as err:
+        if "positional argument" not in str(err):
+            raise
+        call = "loss_fn(params, batch, key)" if extra else "loss_fn(params, batch)"
+        raise TypeError(
+            f"fit calls {call} ({'a key was' if extra else 'no key was'} given to fit), "
+            f"but loss_fn does not accept that: {err}"
+        ) from err
     shape = getattr(out, "shape", None)
     dtype = getattr(out, "dtype", None)
     if shape != () or not jnp.issubdtype(dtype, jnp.floating):
@@ -70,6 +79,7 @@ def _make_update(loss_fn, optimizer, with_key):
     """
 
     def update(params, opt_state, batch, loss_key):
+        """One optimiser step; the loss is evaluated at the parameters before the step."""
         extra = (loss_key,) if with_key else ()
         loss, grads = jax.value_and_grad(loss_fn)(params, batch, *extra)
         finite = [jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(grads)]
