@@ -2,15 +2,22 @@
 
 Solvers, the adjoint method, model pieces, toy data and exercise checks, in plain JAX.
 """
-# --- solvers (nodelib/solution.py, tableaus.py, rk.py, control.py, integrate.py, api.py)
+# Solvers and gradients: tableaus.py, rk.py, control.py, integrate.py, adjoint.py, api.py
 from .api import AdjointPass, adjoint_pass, odeint
 from .solution import RESULTS, SOLVER_ERRORS, Solution, SolverError
-from .memory import peak_memory
-from . import models
-from .models import augment, cnf_dynamics, cnf_log_density, ode_block
 from .tableaus import DOPRI5, EULER, MIDPOINT, RK4, SOLVERS, ButcherTableau
-# --- helpers add their module imports below, one line each
-from . import checks
-from . import nn, data, train, plotting
-from .nn import init_mlp, mlp, time_mlp, resnet, count_params
+from .memory import peak_memory
+
+# Models, data, training, plotting and exercise checks
+from . import checks, data, models, nn, plotting, train
+from .models import augment, cnf_dynamics, cnf_log_density, ode_block
+from .nn import count_params, init_mlp, mlp, resnet, time_mlp
 from .train import fit
+
+__all__ = [
+    "AdjointPass", "adjoint_pass", "odeint", "RESULTS", "SOLVER_ERRORS", "Solution",
+    "SolverError", "DOPRI5", "EULER", "MIDPOINT", "RK4", "SOLVERS", "ButcherTableau",
+    "peak_memory", "checks", "data", "models", "nn", "plotting", "train", "augment",
+    "cnf_dynamics", "cnf_log_density", "ode_block", "count_params", "init_mlp", "mlp",
+    "resnet", "time_mlp", "fit",
+]

@@ -8,7 +8,6 @@ reverse-mode must differentiate through the steps (`gradient="backprop"`), a `la
 """
 from typing import NamedTuple, Optional
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 
