@@ -24,7 +24,7 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from .integrate import solve
-from .solution import SUCCESS, raise_if_failed_traced
+from .solution import SUCCESS, checked
 
 
 def _is_float(x):
@@ -83,13 +83,13 @@ def _adjoint_bwd(fc, cfg, adj_tols, throw, res, cotangents):
     ys, ts, diff = res
     g_ys = cotangents[0]                                              # (T, n)
     (a0, a_p, a_t), ts_bar, back_result, _ = backward(fc, cfg, adj_tols, ys, ts, diff, g_ys)
-    if throw:
-        raise_if_failed_traced(back_result, ts[0], ts[0], cfg.max_steps,
-                               context="the adjoint's backward solve")
     ok = back_result == SUCCESS
     nan_if_failed = lambda x: jnp.where(ok, x, jnp.nan)
-    ts_bar = ts_bar.at[0].set(a_t)
-    return jax.tree_util.tree_map(nan_if_failed, (a0, ts_bar, a_p))
+    grads = jax.tree_util.tree_map(nan_if_failed, (a0, ts_bar.at[0].set(a_t), a_p))
+    if throw:
+        grads = checked(grads, back_result, ts[0], ts[0], cfg.max_steps,
+                        context="the adjoint's backward solve")
+    return grads
 
 
 _adjoint.defvjp(_adjoint_fwd, _adjoint_bwd)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from .adjoint import _split_parameters, adjoint_solve, backward
 from .integrate import Config, solve
-from .solution import Solution, raise_if_failed, raise_if_failed_traced
+from .solution import Solution, checked, raise_if_failed
 from .tableaus import SOLVERS, ButcherTableau
 
 GRADIENTS = ("adjoint", "backprop")
@@ -70,8 +70,10 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
            _positive("adjoint_atol", adjoint_atol) if adjoint_atol is not None else atol)
     sol = _odeint(f, y0, ts, args, cfg, gradient, adj)
     if throw:
-        check = raise_if_failed_traced if isinstance(sol.result, jax.core.Tracer) else raise_if_failed
-        check(sol.result, sol.t_reached, ts[-1], cfg.max_steps)
+        if isinstance(sol.result, jax.core.Tracer):      # under jit: raise when the program runs
+            sol = checked(sol, sol.result, sol.t_reached, ts[-1], cfg.max_steps)
+        else:
+            raise_if_failed(sol.result, sol.t_reached, ts[-1], cfg.max_steps)
     return sol
 
 

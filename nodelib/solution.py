@@ -4,9 +4,9 @@ from typing import Any, NamedTuple
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.experimental import io_callback
 
 SUCCESS, MAX_STEPS_REACHED, DT_UNDERFLOW, NONFINITE = 0, 1, 2, 3
 
@@ -101,14 +101,53 @@ def raise_if_failed(result, t_reached, target, max_steps, context=""):
         raise SolverError(describe(result, t_reached, target, max_steps, context))
 
 
-def raise_if_failed_traced(result, t_reached, target, max_steps, context=""):
-    """`raise_if_failed` for traced values: runs on the host while the compiled program runs.
+def checked(values, result, t_reached, target, max_steps, context=""):
+    """Return `values` unchanged, raising `SolverError` while the program runs if `result`
+    says the solve failed: `raise_if_failed` for traced values (under `jax.jit`).
 
-    An unordered `io_callback` is never dropped as dead code, and under `jax.vmap` it runs
-    in a loop over the batch rather than being unrolled (which would slow compilation).
-    The inputs carry no gradient, so this works inside `jax.grad` too.
+    The check costs nothing on success: a `lax.cond` calls the host only when a result code
+    is not SUCCESS. The host callback returns `values`, which ties the check to what the
+    caller goes on to use, so XLA cannot drop it as dead code (the way Equinox's `error_if`
+    works). Under `jax.vmap` of a failing batch the condition becomes a select, and the
+    callback runs once for the whole batch. Tangents pass through unchanged.
+
+    Args:
+        values: pytree of arrays to return (e.g. the `Solution`, or gradients).
+        result, t_reached, target: the result code(s), the time reached and the target time.
+        max_steps, context: for the message (static).
+
+    Returns:
+        `values`.
     """
-    check = partial(raise_if_failed, max_steps=max_steps, context=context)
-    # One host call per solve (about 0.1-0.2 ms); guarding it with lax.cond would skip it on
-    # success, but JAX does not support IO callbacks inside a vmapped cond.
-    io_callback(check, None, *(lax.stop_gradient(x) for x in (result, t_reached, target)))
+    return _checked(values, result, t_reached, target, max_steps, context)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(4, 5))
+def _checked(values, result, t_reached, target, max_steps, context):
+    return _check(values, result, t_reached, target, max_steps, context)[0]
+
+
+def _check(values, result, t_reached, target, max_steps, context):
+    """(values, one): `one` is 1.0, computed by the check, for the tangent rule below."""
+    def host(values, result, t_reached, target):
+        raise_if_failed(result, t_reached, target, max_steps, context)
+        return values, np.ones((), np.float32)
+
+    def fail(operands):
+        shapes = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
+                                        (operands[0], jnp.ones((), jnp.float32)))
+        return jax.pure_callback(host, shapes, *operands, vmap_method="broadcast_all")
+
+    operands = (values, result, t_reached, target)
+    return lax.cond(jnp.any(result != SUCCESS), fail,
+                    lambda operands: (operands[0], jnp.ones((), jnp.float32)), operands)
+
+
+@_checked.defjvp
+def _checked_jvp(max_steps, context, primals, tangents):
+    # Reverse mode keeps only what the backward pass needs, and the primal output is not
+    # needed there: scaling the tangents by the check's `one` makes the backward pass
+    # depend on the check, so `jax.grad` of a failed solve raises too, before any adjoint.
+    values, one = _check(*primals, max_steps, context)
+    scale = lambda t: t if t.dtype == jax.dtypes.float0 else t * one.astype(t.dtype)
+    return values, jax.tree_util.tree_map(scale, tangents[0])

@@ -73,6 +73,30 @@ def test_failure_of_one_batch_element_under_vmap_raises():
         jax.block_until_ready(run(jnp.array([[-1.0], [1.0]])))
 
 
+@pytest.mark.parametrize("use", [lambda sol: sol.ys, lambda sol: sol.stats["nfe"],
+                                 lambda sol: sol.result])
+def test_check_under_jit_survives_whatever_part_of_the_solution_is_used(use):
+    run = jax.jit(lambda y0: use(odeint(decay, y0, TS, max_steps=3)))
+    with pytest.raises(nodelib.SOLVER_ERRORS, match="max_steps=3"):
+        jax.block_until_ready(run(Y0))
+
+
+@pytest.mark.parametrize("gradient", ["adjoint", "backprop"])
+def test_failure_inside_a_jitted_gradient_raises(gradient):
+    # jax.grad drops the primal output; the check must still run, and before any adjoint.
+    loss = lambda y0: jnp.sum(odeint(decay, y0, TS, max_steps=3, gradient=gradient).ys[-1])
+    with pytest.raises(nodelib.SOLVER_ERRORS, match="max_steps=3"):
+        jax.block_until_ready(jax.jit(jax.grad(loss))(Y0))
+
+
+def test_failure_of_the_adjoint_backward_solve_raises():
+    # The forward solve meets its loose tolerance; the backward one cannot meet 1e-13 in 60 steps.
+    loss = lambda y0: jnp.sum(odeint(decay, y0, TS, rtol=1e-3, atol=1e-3, max_steps=60,
+                                     adjoint_rtol=1e-13, adjoint_atol=1e-13).ys[-1])
+    with pytest.raises(nodelib.SOLVER_ERRORS, match="adjoint's backward solve.*max_steps=60"):
+        jax.block_until_ready(jax.jit(jax.grad(loss))(Y0))
+
+
 def test_success_under_jit_does_not_raise():
     ys = jax.jit(lambda y0: odeint(decay, y0, TS).ys)(Y0)
     np.testing.assert_allclose(ys[-1], np.exp(-2.0) * np.ones(1), rtol=1e-5)
