@@ -32,10 +32,13 @@ def error_ratio(y_err, y0, y1, rtol, atol):
         rtol, atol: relative and absolute tolerances (scalars).
 
     Returns:
-        scalar err >= 0 (inf or nan if the step produced non-finite numbers).
+        scalar err >= 0; inf or nan if y_err or y1 has a non-finite entry, so one test
+        `isfinite(err)` also checks the new state.
     """
     scale = atol + rtol * jnp.maximum(jnp.abs(y0), jnp.abs(y1))      # (n,)
-    return jnp.sqrt(jnp.mean((y_err / scale) ** 2))
+    # An infinite y1 makes its scale infinite and its ratio 0; the term 0 * y1 (0 for a
+    # finite entry, nan otherwise) turns it into nan, in the same fused pass over the state.
+    return jnp.sqrt(jnp.mean((y_err / scale + 0.0 * y1) ** 2))
 
 
 def _norm(x, scale):

@@ -108,8 +108,10 @@ def checked(values, result, t_reached, target, max_steps, context=""):
     The check costs nothing on success: a `lax.cond` calls the host only when a result code
     is not SUCCESS. The host callback returns `values`, which ties the check to what the
     caller goes on to use, so XLA cannot drop it as dead code (the way Equinox's `error_if`
-    works). Under `jax.vmap` of a failing batch the condition becomes a select, and the
-    callback runs once for the whole batch. Tangents pass through unchanged.
+    works). Under `jax.vmap` of `odeint` itself the condition is batched and becomes a
+    select, so the callback runs once per call for the whole batch, failed or not (a copy
+    of the outputs through the host); batching inside f, as neural ODEs do, avoids that.
+    Tangents pass through unchanged.
 
     Args:
         values: pytree of arrays to return (e.g. the `Solution`, or gradients).
@@ -131,7 +133,7 @@ def _check(values, result, t_reached, target, max_steps, context):
     """(values, one): `one` is 1.0, computed by the check, for the tangent rule below."""
     def host(values, result, t_reached, target):
         raise_if_failed(result, t_reached, target, max_steps, context)
-        return values, np.ones((), np.float32)
+        return values, np.ones(np.shape(result), np.float32)     # (batch...) under vmap
 
     def fail(operands):
         shapes = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),

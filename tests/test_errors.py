@@ -165,3 +165,18 @@ def test_vector_field_with_the_jax_ode_argument_order():
 def test_other_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         odeint(decay, Y0, TS, **kwargs)
+
+
+def test_error_ratio_is_not_finite_when_the_new_state_is_infinite():
+    # An infinite y1 makes its own scale infinite; the error norm must still flag it.
+    from nodelib.control import error_ratio
+    y0, y_err = jnp.ones(3), jnp.full(3, 1e-9)
+    y1 = jnp.array([1.0, jnp.inf, 1.0])
+    assert not np.isfinite(float(jax.jit(error_ratio, static_argnums=(3, 4))(y_err, y0, y1, 1e-6, 1e-6)))
+    assert np.isfinite(float(error_ratio(y_err, y0, jnp.ones(3), 1e-6, 1e-6)))
+
+
+def test_an_infinite_vector_field_is_reported_by_dopri5():
+    f = lambda t, y, args: jnp.where(t > 0.5, jnp.inf, 1.0) * y
+    with pytest.raises(SolverError, match="NaN or infinite at t=0.5"):
+        odeint(f, Y0, TS)
