@@ -48,7 +48,7 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
         `Solution` with `ts`, `ys` (leading axis over ts), `stats`, `result`, `t_reached`.
 
     Raises:
-        TypeError / ValueError: bad arguments, with what was received and what is expected.
+        TypeError, ValueError: bad arguments, with what was received and what is expected.
         SolverError: with throw=True, when the solve fails (max_steps reached, step size
             underflow, non-finite state). Under `jax.jit` JAX reports it as a
             `jax.errors.JaxRuntimeError` carrying the same message (catch

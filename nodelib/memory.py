@@ -13,7 +13,8 @@ def peak_memory(fn, *args, **kwargs) -> int:
 
     Args:
         fn: a JAX-traceable function (e.g. `jax.grad(loss)`).
-        *args, **kwargs: example arguments (only their shapes and dtypes matter).
+        *args: example positional arguments (only their shapes and dtypes matter).
+        **kwargs: example keyword arguments (likewise).
 
     Returns:
         `temp_size_in_bytes` of XLA's memory analysis (arguments and outputs excluded).

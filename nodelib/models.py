@@ -23,7 +23,7 @@ def ode_block(f, params, x, *, t1=1.0, **odeint_kwargs):
         **odeint_kwargs: solver options (rtol, atol, solver, dt0, gradient, ...).
 
     Returns:
-        array shaped like x: the states at t1.
+        The states at t1, an array shaped like x.
     """
     x = jnp.asarray(x)
     if x.ndim == 2:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+APPENDIX_NOTEBOOKS = sorted((ROOT / "appendix").glob("*.ipynb"))  # the troubleshooting FAQ
 PAGE_SUFFIXES = (".ipynb", ".md")  # what a `file:` entry of _toc.yml may point to
 
 
@@ -57,7 +59,8 @@ def _page_path(entry: str) -> Path | None:
 
 # (a) notebooks are stored without outputs ----------------------------------------------------
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS + APPENDIX_NOTEBOOKS,
+                         ids=[p.name for p in NOTEBOOKS + APPENDIX_NOTEBOOKS])
 def test_notebook_is_valid_and_stored_without_outputs(path):
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
@@ -92,6 +95,17 @@ def test_chapter_title_is_not_numbered_by_hand(path):
 def test_colab_cells_agree_with_config():
     messages = sync_tool.check(ROOT)
     assert not messages, "Run `make colab-sync`:\n" + "\n".join(messages)
+
+
+@pytest.mark.parametrize("path", APPENDIX_NOTEBOOKS, ids=[p.name for p in APPENDIX_NOTEBOOKS])
+def test_appendix_notebook_colab_cell_agrees_with_config(path):
+    """Appendix notebooks open in Colab too, with the chapters' set-up cell as first code cell."""
+    source = sync_tool.colab_cell_source(*sync_tool.repository_from_config(ROOT / "_config.yml"))
+    problems = sync_tool._problems(nbformat.read(path, as_version=4), source)
+    assert not problems, (
+        f"{_rel(path)}: " + "; ".join(problems)
+        + " (copy the Colab set-up cell of a chapter, after `make colab-sync`)"
+    )
 
 
 def _notebook(cells, minor=5):
@@ -142,6 +156,58 @@ def test_sync_tool_check_reports_a_stale_notebook(tmp_path):
     assert path.read_text(encoding="utf-8").endswith("}\n")
 
 
+# (b2) every chapter states the Colab versions of tools/colab_env.txt; colab-check parses the
+# real cells (the check itself, `make colab-check`, runs in CI after `make test`) -------------
+
+def _load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+colab_tool = _load_tool("colab_check")
+
+
+def test_every_chapter_states_the_versions_it_was_verified_with():
+    messages = colab_tool.verified_problems(ROOT)
+    assert not messages, "Run `make colab-sync`:\n" + "\n".join(messages)
+    python, pins = colab_tool.read_pins(ROOT / "tools" / "colab_env.txt")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for words in (f"Python {python}", f"jax {pins['jax']}"):
+        assert words in readme, f"README.md should say which versions colab-check uses: {words!r}"
+
+    line = colab_tool.verified_line(python, pins)
+    title = {"cell_type": "markdown", "metadata": {},
+             "source": "# T\n\nText.\n\n*Last verified with: old.*"}
+    fixed = colab_tool.with_verified_line(_notebook([title]), line)
+    assert fixed["cells"][0]["source"] == f"# T\n\nText.\n\n{line}"  # replaced, kept a string
+    listed = dict(title, source=["# T\n", "\n", "Text."])
+    fixed = colab_tool.with_verified_line(_notebook([listed]), line)
+    assert "".join(fixed["cells"][0]["source"]) == f"# T\n\nText.\n\n{line}"  # added at the end
+    assert colab_tool.with_verified_line(fixed, line) == fixed
+
+
+def test_colab_check_parses_the_colab_cell_and_the_student_stubs():
+    make_student = _load_tool("make_student")
+    url, branch = sync_tool.repository_from_config(ROOT / "_config.yml")
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        pip_line = colab_tool.colab_pip_line(notebook)
+        assert colab_tool.cell_ref(pip_line) == branch
+        command = colab_tool.local_pip_command(pip_line, "python", ROOT, branch)
+        assert command == ["python", "-m", "pip", "install", "-q",
+                           f"nodelib @ git+{ROOT.as_uri()}@{branch}"], (path.name, command)
+
+        student = make_student.make_student_notebook(notebook)
+        skip = colab_tool.exercise_cells(student)
+        assert len(skip) == 2 * len(make_student.find_exercises(notebook)), path.name
+        for stub, check in zip(skip[::2], skip[1::2]):
+            assert "raise NotImplementedError(" in "".join(student["cells"][stub]["source"])
+            assert "nodelib.checks." in "".join(student["cells"][check]["source"])
+    assert url in pip_line
+
+
 # (c) the table of contents and the files agree ----------------------------------------------
 
 @pytest.mark.parametrize("entry", TOC_FILES)
@@ -162,6 +228,69 @@ def test_every_page_is_in_the_toc():
     )
 
 
+# (c2) the teaching kit cannot drift from the chapters and nodelib ----------------------------
+
+INSTRUCTORS = ROOT / "instructors.md"
+REFERENCE = ROOT / "appendix" / "reference.md"
+
+
+def _chapter_exercises() -> list[tuple[str, str, str, str | None]]:
+    """(notebook, label, number as the book prints it, check function or None) per exercise."""
+    spec = importlib.util.spec_from_file_location("make_student_kit", ROOT / "tools" / "make_student.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    found = []
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        chapter = int(path.name.split("_", 1)[0])
+        checks = {}
+        for exercise in tool.find_exercises(notebook, chapter):
+            check_cell = notebook.cells[exercise["check"]].source
+            checks[exercise["label"]] = re.search(r"nodelib\.checks\.(\w+)", check_cell).group(1)
+        for label, (number, _title) in tool.exercise_numbers(notebook, chapter).items():
+            found.append((path.name, label, number, checks.get(label)))
+    return found
+
+
+def test_instructor_page_lists_every_exercise_with_its_number_and_check():
+    page = INSTRUCTORS.read_text(encoding="utf-8")
+    exercises = _chapter_exercises()
+    assert exercises, "no {exercise} directive with a :label: found in chapters/*.ipynb"
+    problems = []
+    for name, label, number, check in exercises:
+        rows = [line for line in page.splitlines() if f"`{label}`" in line]
+        if not rows:
+            problems.append(f"{name}: exercise {number} (`{label}`) is missing")
+            continue
+        if not all(re.search(rf"(?<![\d.]){re.escape(number)}(?!\d)", row) for row in rows):
+            problems.append(f"{name}: a line with `{label}` lacks its number {number}")
+        if check and not any(check in row for row in rows):
+            problems.append(f"{name}: the line of `{label}` does not name its check {check}")
+    stale = set(re.findall(r"`(ex-[\w-]+)`", page)) - {label for _, label, _, _ in exercises}
+    problems += [f"`{label}` is not the label of any exercise" for label in sorted(stale)]
+    assert not problems, "instructors.md is out of step with the chapters:\n" + "\n".join(problems)
+
+
+def test_instructor_page_names_only_real_checks():
+    import nodelib.checks
+
+    named = set(re.findall(r"\bcheck_\w+", INSTRUCTORS.read_text(encoding="utf-8")))
+    assert named, "instructors.md names no nodelib.checks function"
+    unknown = sorted(name for name in named if not callable(getattr(nodelib.checks, name, None)))
+    assert not unknown, f"instructors.md names checks that nodelib.checks lacks: {unknown}"
+
+
+def test_reference_page_documents_every_public_name():
+    import nodelib
+
+    page = REFERENCE.read_text(encoding="utf-8")
+    # directive lines (`.. autofunction:: nodelib.odeint`) and extra signature lines of py:data
+    documented = set(re.findall(r"^\s*(?:\.\. (?:auto\w+|py:\w+):: +)?nodelib\.(\w+)\s*$", page,
+                                flags=re.MULTILINE))
+    missing = [name for name in nodelib.__all__ if name not in documented]
+    assert not missing, f"appendix/reference.md does not document these names of nodelib.__all__: {missing}"
+
+
 # (d) the book builds with warnings as errors -------------------------------------------------
 
 @pytest.mark.slow
@@ -171,8 +300,13 @@ def test_book_builds_without_warnings(tmp_path):
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     assert jupyter_book.exists(), f"jupyter-book is not installed next to {sys.executable}"
 
+    _prepare_site_assets()
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config.setdefault("execute", {})["execute_notebooks"] = "off"
+    # Jupyter Book finds local extensions relative to the config file, which now lives in tmp_path.
+    extensions = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in extensions.items():
+        extensions[name] = str(ROOT / folder)
     config_path = tmp_path / "_config.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     had_build_dir = (ROOT / "_build").exists()
@@ -185,3 +319,30 @@ def test_book_builds_without_warnings(tmp_path):
     assert returncode == 0, f"{' '.join(command)}\nfailed:\n{output}"
     assert (tmp_path / "out" / "_build" / "html" / "index.html").is_file(), output
     assert (ROOT / "_build").exists() == had_build_dir, "the test build wrote into the repository"
+    _assert_mathjax_is_served_locally(tmp_path / "out" / "_build" / "html")
+
+
+def _prepare_site_assets():
+    """Copy MathJax into _vendor/ as `make book` does (npm ci first if node_modules/ is stale)."""
+    assets = _load_tool("site_assets")
+    try:
+        assets.prepare(ROOT)
+    except assets.AssetsError as error:
+        if shutil.which("npm") is None:
+            pytest.skip(f"the book serves MathJax from node_modules/, and {error}")
+        raise
+
+
+def _assert_mathjax_is_served_locally(site: Path):
+    """Every page that loads MathJax loads the site's own copy, which is there: no CDN."""
+    sources = {
+        (page, src)
+        for page in site.rglob("*.html") if "_static" not in page.relative_to(site).parts
+        for src in re.findall(r'<script[^>]*\bsrc="([^"]*mathjax[^"]*)"', page.read_text("utf-8"))
+    }
+    assert sources, "no page loads MathJax: the chapters have maths"
+    remote = sorted(f"{page.relative_to(site)}: {src}" for page, src in sources if "://" in src)
+    assert not remote, "MathJax must be served by the site, not a CDN:\n" + "\n".join(remote)
+    for page, src in sources:
+        target = (page.parent / src.split("?")[0]).resolve()
+        assert target.is_file(), f"{page.relative_to(site)} loads {src}, which is not in the site"

@@ -1,0 +1,226 @@
+"""Shared helpers of the benchmark scripts: timing, compile time, memory, evaluation counts
+and Markdown output.
+
+Every benchmark script prints one Markdown section on stdout (progress goes to stderr);
+`run_all.py` assembles the sections into the appendix page. Figures are medians over
+repeated runs after warm-up and compilation, and the methods being compared are run in
+turn inside each repeat (interleaved), so that a slow spell of the machine hits all of
+them alike and the ratios between them stay meaningful.
+
+Run any script with `--quick` for a smoke test (fewer cases and repeats); its figures are
+not meant for publication.
+"""
+import sys
+import time
+
+import jax
+import numpy as np
+
+QUICK = "--quick" in sys.argv
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def block(x):
+    """Wait for JAX arrays; torch tensors and NumPy arrays are already computed."""
+    return jax.block_until_ready(x) if isinstance(x, jax.Array) or _has_jax(x) else x
+
+
+def _has_jax(x):
+    return any(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(x))
+
+
+def interleaved_medians(calls, repeats=30, min_time=0.2, warmup=2, max_time=None, min_repeats=3):
+    """Median wall time of each zero-argument callable in `calls` (a dict name -> call).
+
+    Each call runs `warmup` times first (compilation and warm-up). Then, `repeats` times
+    (or more, until each method has run for `min_time` seconds in total), every call runs
+    once in turn. With `max_time`, the rounds stop once they have taken `max_time` seconds
+    in total and at least `min_repeats` rounds were run (for slow, eager peers).
+
+    Returns:
+        dict name -> median seconds.
+    """
+    for call in calls.values():
+        for _ in range(warmup):
+            block(call())
+    times = {name: [] for name in calls}
+    start = time.perf_counter()
+    while True:
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            block(call())
+            times[name].append(time.perf_counter() - t0)
+        n = len(next(iter(times.values())))
+        elapsed = time.perf_counter() - start
+        if n >= repeats and elapsed >= min_time * len(calls):
+            break
+        if max_time is not None and n >= min_repeats and elapsed >= max_time:
+            break
+        if n >= 50 * repeats:
+            break
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+# --- compilation and memory -------------------------------------------------------------
+
+def fresh_compile(fn, *args):
+    """Trace, lower and compile `jax.jit(fn)` for `args` from empty caches.
+
+    `jax.clear_caches()` first, so nothing traced or compiled before is reused (what a new
+    process pays, less the one-off cost of importing and initialising the libraries).
+
+    Returns:
+        (compiled, info): the `jax.stages.Compiled` executable (callable with `args`) and a
+        dict with `seconds` (trace + lower + compile), `trace_s` (trace and lower to
+        StableHLO), `xla_s` (XLA compilation), `temp_bytes` (temporary memory of the
+        compiled program, XLA's memory analysis) and `hlo_ops` (instructions in the
+        optimised HLO, a measure of program size).
+    """
+    jax.clear_caches()
+    t0 = time.perf_counter()
+    lowered = jax.jit(fn).lower(*args)
+    t1 = time.perf_counter()
+    compiled = lowered.compile()
+    t2 = time.perf_counter()
+    info = {"seconds": t2 - t0, "trace_s": t1 - t0, "xla_s": t2 - t1,
+            "temp_bytes": _temp_bytes(compiled), "hlo_ops": _hlo_ops(compiled)}
+    return compiled, info
+
+
+def compile_seconds(fn, *args, repeats=3):
+    """Median time to trace, lower and compile `jax.jit(fn)` for `args` (a fresh jit each
+    time, after `jax.clear_caches()`, so no cache is hit)."""
+    return float(np.median([fresh_compile(fn, *args)[1]["seconds"] for _ in range(repeats)]))
+
+
+def temp_bytes(fn, *args):
+    """Temporary memory XLA allocates for `jax.jit(fn)(*args)` (compiled memory analysis)."""
+    return _temp_bytes(jax.jit(fn).lower(*args).compile())
+
+
+def _temp_bytes(compiled):
+    stats = compiled.memory_analysis()
+    return int(stats.temp_size_in_bytes) if stats is not None else -1
+
+
+def _hlo_ops(compiled):
+    text = compiled.as_text() or ""
+    return sum(1 for line in text.splitlines() if " = " in line and not line.lstrip().startswith("//"))
+
+
+def failure(exc):
+    """A short reason for a failed solve, for a table cell ("failed: max_steps reached")."""
+    msg = str(exc)
+    for phrase, reason in (("max_steps", "max_steps reached"), ("step size", "step size underflow"),
+                           ("dt_underflow", "step size underflow"), ("NaN", "non-finite values"),
+                           ("nonfinite", "non-finite values")):
+        if phrase in msg:
+            where = " in the backward solve" if "backward" in msg else ""
+            return f"failed: {reason}{where}"
+    return f"failed: {type(exc).__name__}"
+
+
+def quiet_callback_errors():
+    """A solver that raises from a host callback also makes JAX log the traceback; the
+    failure is reported in the tables instead."""
+    import logging
+    logging.getLogger("jax._src.callback").setLevel(logging.CRITICAL)
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.CRITICAL)
+
+
+class Stopwatch:
+    """Elapsed time since construction, for progress messages."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __str__(self):
+        return f"[{time.perf_counter() - self.start:6.1f} s]"
+
+
+# --- counting evaluations of the vector field --------------------------------------------
+
+class EvalCounter:
+    """Counts evaluations of a vector field as they happen, on the host.
+
+    `counted(f)` returns f with a `jax.debug.callback` in front: every time the compiled
+    program executes the field's code, the host adds one. It counts what actually ran,
+    including evaluations inside a backward pass (a vector-Jacobian product of f runs f's
+    forward code once) and recomputations by checkpointing. A call of f on a batch of states
+    counts once. The counted program is compiled separately from the timed one, so the
+    callback never slows down a timing.
+    """
+
+    def __init__(self):
+        self.n = 0
+
+    def _tick(self):
+        self.n += 1
+
+    def counted(self, f):
+        def f_counted(*args):
+            jax.debug.callback(self._tick)
+            return f(*args)
+        return f_counted
+
+    def run(self, call):
+        """Run `call()` and return (evaluations it made, its result)."""
+        jax.effects_barrier()
+        self.n = 0
+        out = block(call())
+        jax.effects_barrier()
+        return self.n, out
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+def markdown_table(header, rows, align=None):
+    """A Markdown table; `align` is a string of 'l'/'r' per column (default: first left)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    marks = {"l": ":--", "r": "--:"}
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(marks[a] for a in align) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def target(text, ok):
+    """One bullet of a "Targets" list: the measured figure in `text`, then met or missed."""
+    return f"- {text}: **{'met' if ok else 'missed'}**"
+
+
+def geomean(xs):
+    xs = [x for x in xs if x is not None and np.isfinite(x) and x > 0]
+    return float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
+
+
+def fmt_ratio(x):
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.2f}"
+
+
+def fmt_sci(x):
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.1e}"
+
+
+def fmt_seconds(x):
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.2f} s"
+
+
+def fmt_us(x):
+    return "n/a" if x is None or not np.isfinite(x) else f"{1e6 * x:.1f} µs"
+
+
+def fmt_bytes(n):
+    if n is None or n < 0:
+        return "n/a"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+
+
+def fmt_int(x):
+    return "n/a" if x is None else str(int(x))
