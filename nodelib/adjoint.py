@@ -82,12 +82,13 @@ def _adjoint_fwd(fc, cfg, adj_tols, throw, y0, ts, diff):
 def _adjoint_bwd(fc, cfg, adj_tols, throw, res, cotangents):
     ys, ts, diff = res
     g_ys = cotangents[0]                                              # (T, n)
-    (a0, a_p, a_t), ts_bar, back_result, _ = backward(fc, cfg, adj_tols, ys, ts, diff, g_ys)
+    (a0, a_p, a_t), ts_bar, back_result, _, (t_reached, target) = backward(
+        fc, cfg, adj_tols, ys, ts, diff, g_ys)
     ok = back_result == SUCCESS
     nan_if_failed = lambda x: jnp.where(ok, x, jnp.nan)
     grads = jax.tree_util.tree_map(nan_if_failed, (a0, ts_bar.at[0].set(a_t), a_p))
     if throw:
-        grads = checked(grads, back_result, ts[0], ts[0], cfg.max_steps,
+        grads = checked(grads, back_result, t_reached, target, cfg.max_steps,
                         context="the adjoint's backward solve")
     return grads
 
@@ -105,7 +106,8 @@ def backward(fc, cfg, adj_tols, ys, ts, diff, g_ys):
 
     Returns:
         ((dL/dy0, dL/d diff, dL/dt0), dL/dts (T,) with entry 0 left for the caller,
-         result code of the backward solves, stats summed over them).
+         result code of the backward solves, stats summed over them, and
+         (time reached, target time) of the first backward solve that failed, for messages).
     """
     back_cfg = cfg._replace(rtol=adj_tols[0], atol=adj_tols[1], differentiable=False)
     zeros_p = [jnp.zeros_like(p) for p in diff]
@@ -119,21 +121,23 @@ def backward(fc, cfg, adj_tols, ys, ts, diff, g_ys):
         return ravel_pytree((fy, -y_bar, [-p for p in p_bar], -t_bar))[0]
 
     def interval(carry, i):
-        a, a_p, a_t, result, stats = carry
+        a, a_p, a_t, result, stats, where = carry
         z0 = ravel_pytree((ys[i], a, a_p, a_t))[0]
-        zs, st, res, _ = solve(aug_dynamics, z0, jnp.stack([ts[i], ts[i - 1]]), diff, back_cfg)
+        zs, st, res, t_reached = solve(aug_dynamics, z0, jnp.stack([ts[i], ts[i - 1]]), diff, back_cfg)
         _, a, a_p, a_t = unravel(zs[1])
-        f_prev = fc(ts[i - 1], ys[i - 1], diff)
-        a_t = jnp.where(i - 1 > 0, a_t - jnp.vdot(g_ys[i - 1], f_prev), a_t)
+        t_bar = jnp.vdot(g_ys[i - 1], fc(ts[i - 1], ys[i - 1], diff))     # g_{i-1} . f(t_{i-1}, y_{i-1})
+        a_t = jnp.where(i - 1 > 0, a_t - t_bar, a_t)
         stats = jax.tree_util.tree_map(jnp.add, stats, st)
+        first_failure = (result == SUCCESS) & (res != SUCCESS)
+        where = jnp.where(first_failure, jnp.stack([t_reached, ts[i - 1]]), where)
         result = jnp.where(result == SUCCESS, res, result)
-        return (a + g_ys[i - 1], a_p, a_t, result, stats), None
+        return (a + g_ys[i - 1], a_p, a_t, result, stats, where), t_bar
 
     T = ts.shape[0]
-    f_last = fc(ts[-1], ys[-1], diff)
-    ts_bar = jax.vmap(lambda t, y, g: jnp.vdot(g, fc(t, y, diff)))(ts, ys, g_ys)   # (T,)
+    t_bar_last = jnp.vdot(g_ys[-1], fc(ts[-1], ys[-1], diff))
     zero = jnp.zeros((), jnp.int32)
     stats0 = {"nfe": zero, "num_steps": zero, "num_accepted_steps": zero, "num_rejected_steps": zero}
-    init = (g_ys[-1], zeros_p, -jnp.vdot(g_ys[-1], f_last), jnp.asarray(SUCCESS, jnp.int32), stats0)
-    (a, a_p, a_t, result, stats), _ = lax.scan(interval, init, jnp.arange(T - 1, 0, -1))
-    return (a, a_p, a_t), ts_bar, result, stats
+    init = (g_ys[-1], zeros_p, -t_bar_last, jnp.asarray(SUCCESS, jnp.int32), stats0, ts[:2])
+    (a, a_p, a_t, result, stats, where), t_bars = lax.scan(interval, init, jnp.arange(T - 1, 0, -1))
+    ts_bar = jnp.concatenate([t_bars[::-1], t_bar_last[None]])          # (T,)
+    return (a, a_p, a_t), ts_bar, result, stats, where

@@ -133,9 +133,10 @@ def adjoint_pass(f, y0, ts, args=None, cotangent=None, **kwargs) -> AdjointPass:
     cfg = Config(_check_solver(kwargs.get("solver", "dopri5"), kwargs.get("dt0")), rtol, atol,
                  kwargs.get("dt0"), int(kwargs.get("max_steps", 4096)))
     adj = (float(kwargs.get("adjoint_rtol") or rtol), float(kwargs.get("adjoint_atol") or atol))
-    grads, stats, result = _adjoint_pass(f, forward.ys, forward.ts, args, cotangent, cfg, adj)
+    grads, stats, result, (t_reached, target) = _adjoint_pass(f, forward.ys, forward.ts, args,
+                                                              cotangent, cfg, adj)
     if kwargs.get("throw", True):
-        raise_if_failed(result, forward.ts[0], forward.ts[0], cfg.max_steps,
+        raise_if_failed(result, t_reached, target, cfg.max_steps,
                         context="the adjoint's backward solve")
     return AdjointPass(forward, grads, stats)
 
@@ -147,10 +148,10 @@ def _adjoint_pass(f, ys, ts, args, cotangent, cfg, adj_tols):
     ys_flat = jax.vmap(lambda y: ravel_pytree(y)[0])(ys)                 # (T, n)
     g_flat = jax.vmap(lambda g: ravel_pytree(g)[0])(cotangent)           # (T, n)
     fc, diff, unsplit = _split_parameters(f_flat, ts, y0_flat, args)
-    (a0, a_p, a_t), ts_bar, result, stats = backward(fc, cfg, adj_tols, ys_flat, ts, diff, g_flat)
+    (a0, a_p, a_t), ts_bar, result, stats, where = backward(fc, cfg, adj_tols, ys_flat, ts, diff, g_flat)
     _, unravel = ravel_pytree(y0)
     grads = {"y0": unravel(a0), "args": unsplit(a_p), "ts": ts_bar.at[0].set(a_t)}
-    return grads, stats, result
+    return grads, stats, result, where
 
 
 def _check_solver(solver, dt0):

@@ -138,7 +138,9 @@ def _adaptive_body(fn, ts, cfg):
         y1, y_err, ks = rk_step(tab, fn, t, y, dt, k1=s["f0"])
         # err is finite only if y1 and the error estimate are; the estimate includes the
         # last stage f(t1, y1) for Dormand–Prince (its error weight is -1/40).
-        err = control.error_ratio(y_err, y, y1, cfg.rtol, cfg.atol)
+        # The step sizes are not differentiated: backprop treats the steps taken as given
+        # (and d sqrt(x)/dx at x = 0 would turn a zero error into NaN gradients).
+        err = lax.stop_gradient(control.error_ratio(y_err, y, y1, cfg.rtol, cfg.atol))
         finite = jnp.isfinite(err)
         accepted = finite & (err <= 1.0)
         t1 = jnp.where(last, t_end, t + dt)
@@ -173,7 +175,8 @@ def _solve_adaptive(fn, y0, ts, cfg):
     direction = jnp.sign(ts[-1] - ts[0])
     f0 = fn(ts[0], y0)
     if cfg.dt0 is None:
-        dt = control.initial_step(fn, ts[0], y0, f0, direction, tab.order, cfg.rtol, cfg.atol)
+        dt = lax.stop_gradient(
+            control.initial_step(fn, ts[0], y0, f0, direction, tab.order, cfg.rtol, cfg.atol))
         nfe0 = 2
     else:
         dt, nfe0 = direction * jnp.asarray(cfg.dt0, ts.dtype), 1

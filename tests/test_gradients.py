@@ -158,3 +158,23 @@ def test_adjoint_memory_is_flat_in_the_number_of_steps():
 def test_backprop_memory_grows_with_the_number_of_steps():
     small, large = _grad_memory("backprop", 100), _grad_memory("backprop", 10_000)
     assert large > 20 * small, (small, large)
+
+
+@pytest.mark.parametrize("gradient", ["adjoint", "backprop"])
+def test_gradient_where_the_vector_field_starts_at_zero(gradient):
+    # y' = theta * y: dy(T)/dtheta = T y0 exp(theta T) = T y0 at theta = 0, where f = 0 and
+    # the error estimate is exactly zero (its square root must not leak into the gradient).
+    loss = lambda theta: nodelib.odeint(lambda t, y, th: th * y, jnp.array([2.0]),
+                                        jnp.array([0.0, 1.5]), theta, gradient=gradient).ys[-1, 0]
+    np.testing.assert_allclose(float(jax.grad(loss)(0.0)), 1.5 * 2.0, rtol=1e-6)
+
+
+def test_backward_failure_names_the_time_reached():
+    f = lambda t, y, args: -y
+    loss = lambda y0: nodelib.odeint(f, y0, jnp.array([0.0, 2.0]), rtol=1e-3, atol=1e-3,
+                                     max_steps=60, adjoint_rtol=1e-13, adjoint_atol=1e-13).ys[-1, 0]
+    with pytest.raises(nodelib.SOLVER_ERRORS, match=r"backward solve.*short of t=0\b"):
+        jax.grad(loss)(jnp.array([1.0]))
+    with pytest.raises(nodelib.SolverError, match=r"stopped at t=(1\.\d+|0\.\d*[1-9]), short of t=0"):
+        nodelib.adjoint_pass(f, jnp.array([1.0]), jnp.array([0.0, 2.0]), rtol=1e-3, atol=1e-3,
+                             max_steps=60, adjoint_rtol=1e-13, adjoint_atol=1e-13)
