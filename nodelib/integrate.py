@@ -145,24 +145,30 @@ def _adaptive_body(fn, ts, cfg):
         accepted = finite & (err <= 1.0)
         t1 = jnp.where(last, t_end, t + dt)
 
-        # Dense output: every output time in (t, t1] is interpolated from this step. Most
-        # steps pass no output time, and the cond skips the interpolation for them.
-        fill = accepted & (jnp.arange(T) >= s["n_out"]) & ((ts - t1) * direction <= 0)   # (T,)
+        out = {}
+        if T == 2:
+            # Only the end is wanted (the common case ts = [t0, t1]): the step that reaches
+            # it lands on it exactly, and the loop's final y is the output.
+            out["n_out"] = s["n_out"] + _code(accepted & last)
+        else:
+            # Dense output: every output time in (t, t1] is interpolated from this step.
+            # Most steps pass no output time, and the cond skips the interpolation for them.
+            fill = accepted & (jnp.arange(T) >= s["n_out"]) & ((ts - t1) * direction <= 0)   # (T,)
 
-        def fill_outputs(ys):
-            values = interpolate(dense_coefficients(tab, y, y1, ks, dt), (ts - t) / dt)   # (T, n)
-            values = jnp.where((ts == t1)[:, None], y1, values)
-            return jnp.where(fill[:, None], values, ys)
+            def fill_outputs(ys):
+                values = interpolate(dense_coefficients(tab, y, y1, ks, dt), (ts - t) / dt)   # (T, n)
+                values = jnp.where((ts == t1)[:, None], y1, values)
+                return jnp.where(fill[:, None], values, ys)
 
-        ys = lax.cond(jnp.any(fill), fill_outputs, lambda ys: ys, s["ys"])
+            out["ys"] = lax.cond(jnp.any(fill), fill_outputs, lambda ys: ys, s["ys"])
+            out["n_out"] = s["n_out"] + _code(jnp.sum(fill))
 
         dt_new, prev_err = control.next_step(dt, err, s["prev_err"], accepted, s["prev_rejected"])
         t_next = jnp.where(accepted, t1, t)
         underflow = (0.1 * jnp.abs(dt_new) <= eps * jnp.maximum(jnp.abs(t_next), jnp.abs(t_end)))
         return dict(
-            t=t_next, y=jnp.where(accepted, y1, y), f0=jnp.where(accepted, ks[-1], s["f0"]),
-            dt=dt_new, prev_err=prev_err, prev_rejected=~accepted, ys=ys,
-            n_out=s["n_out"] + _code(jnp.sum(fill)), steps=s["steps"] + 1,
+            out, t=t_next, y=jnp.where(accepted, y1, y), f0=jnp.where(accepted, ks[-1], s["f0"]),
+            dt=dt_new, prev_err=prev_err, prev_rejected=~accepted, steps=s["steps"] + 1,
             accepted=s["accepted"] + _code(accepted),
             result=_code(jnp.where(underflow, jnp.where(finite, DT_UNDERFLOW, NONFINITE), SUCCESS)))
 
@@ -183,9 +189,11 @@ def _solve_adaptive(fn, y0, ts, cfg):
     zero = jnp.zeros((), jnp.int32)
     init = dict(t=ts[0], y=y0, f0=f0, dt=dt.astype(ts.dtype),
                 prev_err=jnp.asarray(control.MIN_PREV_ERROR, ts.dtype),
-                prev_rejected=jnp.asarray(False), ys=_empty_outputs(y0, ts), n_out=jnp.ones((), jnp.int32),
+                prev_rejected=jnp.asarray(False), n_out=jnp.ones((), jnp.int32),
                 steps=zero, accepted=zero,
                 result=_code(jnp.where(_all_finite(y0, f0), SUCCESS, NONFINITE)))
+    if T > 2:
+        init["ys"] = _empty_outputs(y0, ts)                                     # (T, n)
 
     def cond(s):
         return (s["n_out"] < T) & (s["result"] == SUCCESS) & (s["steps"] < cfg.max_steps)
@@ -193,4 +201,8 @@ def _solve_adaptive(fn, y0, ts, cfg):
     s = run_loop(cond, _adaptive_body(fn, ts, cfg), init, cfg)
     result = _code(jnp.where((s["result"] == SUCCESS) & (s["n_out"] < T), MAX_STEPS_REACHED, s["result"]))
     stats = _stats(_code(nfe0 + tab.evals_per_step * s["steps"]), s["steps"], s["accepted"])
-    return s["ys"], stats, result, s["t"]
+    if T == 2:
+        ys = jnp.stack([y0, jnp.where(s["n_out"] == 2, s["y"], jnp.nan)])      # (2, n)
+    else:
+        ys = s["ys"]
+    return ys, stats, result, s["t"]

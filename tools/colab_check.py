@@ -375,7 +375,7 @@ def _report_ref(ref: str) -> None:
     dirty = _git("status", "--porcelain", "--", "nodelib", "pyproject.toml")
     if dirty:
         _say("NOTICE: nodelib/ or pyproject.toml has uncommitted changes; they are NOT in the "
-             "installed nodelib:\n  " + dirty.replace("\n", "\n  "))
+             "installed nodelib:\n  " + "\n  ".join(line.strip() for line in dirty.splitlines()))
 
 
 def source_repository(ref: str, work: Path) -> tuple[Path, str]:
