@@ -8,7 +8,7 @@ single source of truth.
 
 Usage::
 
-    python tools/sync_colab_cells.py          # rewrite the cell in every chapters/*.ipynb
+    python tools/sync_colab_cells.py          # rewrite the cell in chapters/ and appendix/ notebooks
     python tools/sync_colab_cells.py --check  # change nothing; exit 1 and list what disagrees
 
 Notebooks are written back as JSON with one-space indentation, non-ASCII characters kept and a
@@ -141,12 +141,17 @@ def chapter_notebooks(root: Path = REPO_ROOT) -> list[Path]:
     return sorted((Path(root) / "chapters").glob("*.ipynb"))
 
 
+def book_notebooks(root: Path = REPO_ROOT) -> list[Path]:
+    """Every notebook of the book that opens in Colab: the chapters and the appendix."""
+    return chapter_notebooks(root) + sorted((Path(root) / "appendix").glob("*.ipynb"))
+
+
 def check(root: Path = REPO_ROOT) -> list[str]:
-    """Return one message per chapter notebook whose Colab cell disagrees with ``_config.yml``."""
+    """Return one message per book notebook whose Colab cell disagrees with ``_config.yml``."""
     root = Path(root)
     source = colab_cell_source(*repository_from_config(root / "_config.yml"))
     messages = []
-    for path in chapter_notebooks(root):
+    for path in book_notebooks(root):
         notebook = json.loads(path.read_text(encoding="utf-8"))
         for problem in _problems(notebook, source):
             messages.append(f"{path.relative_to(root)}: {problem}")
@@ -154,11 +159,11 @@ def check(root: Path = REPO_ROOT) -> list[str]:
 
 
 def sync(root: Path = REPO_ROOT) -> list[Path]:
-    """Rewrite the Colab cell of every chapter notebook; return the notebooks that changed."""
+    """Rewrite the Colab cell of every book notebook; return the notebooks that changed."""
     root = Path(root)
     source = colab_cell_source(*repository_from_config(root / "_config.yml"))
     changed = []
-    for path in chapter_notebooks(root):
+    for path in book_notebooks(root):
         text = path.read_text(encoding="utf-8")
         notebook = json.loads(text)
         if not _problems(notebook, source):
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if messages:
             print("Run `make colab-sync` to fix.", file=sys.stderr)
             return 1
-        print(f"Colab cells in step with _config.yml ({len(chapter_notebooks(args.root))} notebooks).")
+        print(f"Colab cells in step with _config.yml ({len(book_notebooks(args.root))} notebooks).")
         return 0
     changed = sync(args.root)
     for path in changed:
