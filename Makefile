@@ -92,9 +92,13 @@ colab-sync-check: $(STAMP)
 colab-check:
 	$(PYTHON) tools/colab_check.py
 
+# Writes appendix/results/benchmark_results.md (included by appendix/benchmarks.md).
+# BENCH_ARGS=--quick for a smoke test; BENCH_ARGS="--only neural" for some scripts only.
+BENCH_ARGS ?=
+
 bench: $(STAMP)
 	$(BIN)/python -m pip install -r requirements-bench.txt
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build _vendor student .pytest_cache

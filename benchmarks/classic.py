@@ -9,7 +9,6 @@ Gradients of sum(y(t1)**2) with respect to y0 and the problem's parameters are c
 
     .venv/bin/python benchmarks/classic.py [--quick]
 """
-import os
 from dataclasses import dataclass, field as dc_field
 from functools import partial
 
@@ -30,19 +29,20 @@ from jax.flatten_util import ravel_pytree  # noqa: E402
 import nodelib  # noqa: E402
 from common import (QUICK, EvalCounter, fmt_bytes, fmt_ratio, fmt_sci, fmt_seconds,  # noqa: E402
                     failure, fresh_compile, geomean, interleaved_medians, log, markdown_table,
-                    quiet_callback_errors, Stopwatch, target)
+                    quiet_callback_errors, Stopwatch, target, warm_up)
 
 TOLS = (1e-3, 1e-6) if QUICK else (1e-3, 1e-6, 1e-9)
 F32_TOLS = (1e-3,) if QUICK else (1e-3, 1e-6)
 GRAD_TOL = 1e-6
 REF_TOL = 1e-13            # scipy DOP853 reference
 SENS_TOL = 1e-12           # scipy DOP853 on the forward-sensitivity system (gradient reference)
-MAX_STEPS = 4096           # nodelib's and diffrax's default, passed to both explicitly
+# nodelib's and diffrax's default, passed to all three JAX libraries (jax.experimental.ode's
+# own default is unlimited: a backward solve that cannot finish then never returns).
+MAX_STEPS = 4096
 ARENSTORF_TOL = 1e-7       # Hairer, Nørsett & Wanner, Solving ODEs I, section II.0
 HAIRER_NFE, HAIRER_REJECTED = 1429, 21
 TARGET_REJECTED = 30
-THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-torch.set_num_threads(THREADS)
+torch.set_num_threads(1)          # XLA runs these small programs on one thread too
 
 
 # --- the problems: one vector field per problem, written once for NumPy, JAX and torch ------
@@ -94,7 +94,9 @@ class Problem:
     params: tuple
     about: str
     exact: np.ndarray = None          # exact y(t1), when known
-    results: dict = dc_field(default_factory=dict)
+    ref_note: str = ""                # how the reference was obtained, and its check
+    amplification: float = float("nan")   # see sensitivity_gradient
+    results: dict = dc_field(default_factory=dict)   # (dtype, tol) -> solver -> figures
 
 
 def problems():
@@ -106,10 +108,11 @@ def problems():
                 "restricted three-body orbit, one period (Hairer et al., section II.0), "
                 "parameter: the mass ratio"),
         Problem("Lorenz", lorenz, np.array([-8.0, 8.0, 27.0]), 5.0, (10.0, 28.0, 8.0 / 3.0),
-                "sigma = 10, rho = 28, beta = 8/3, y0 = (-8, 8, 27) as in Hairer et al., "
-                "t1 = 5 (chaotic: a short horizon keeps the reference meaningful)"),
+                "sigma = 10, rho = 28, beta = 8/3, y0 = (-8, 8, 27), t1 = 5 (chaotic: a "
+                "short horizon keeps the reference meaningful)"),
         Problem("Brusselator", brusselator, np.array([1.5, 3.0]), 20.0, (1.0, 3.0),
-                "A = 1, B = 3, y0 = (1.5, 3), t in [0, 20] (Hairer et al., section II.10)"),
+                "A = 1, B = 3, y0 = (1.5, 3), t in [0, 20], as in Hairer et al.; an "
+                "attracting limit cycle"),
         Problem("Linear", linear, y_lin, 10.0, (a_lin,),
                 f"y' = A y in {len(y_lin)} dimensions, A = S - 0.2 I with S skew-symmetric "
                 "(seed 0): damped oscillations; exact solution expm(A t1) y0",
@@ -119,7 +122,7 @@ def problems():
     ]
 
 
-# --- one solve per library: (y(t1), nfe, accepted, rejected) --------------------------------
+# --- one solve per library: y0, args -> (y(t1), the step statistics the library reports) ----
 
 def jax_params(pb, dtype):
     return tuple(jnp.asarray(p, dtype) for p in pb.params)
@@ -143,7 +146,8 @@ def jax_ode_solve(f, pb, tol, dtype):
     ts = jnp.array([0.0, pb.t1], dtype)
 
     def solve(y0, args):
-        return jax_odeint(lambda y, t, *a: f(t, y, a), y0, ts, *args, rtol=tol, atol=tol)[-1], {}
+        return jax_odeint(lambda y, t, *a: f(t, y, a), y0, ts, *args, rtol=tol, atol=tol,
+                          mxstep=MAX_STEPS)[-1], {}
     return solve
 
 
@@ -205,7 +209,12 @@ def reference(pb):
 def sensitivity_gradient(pb):
     """Gradient of sum(y(t1)**2) w.r.t. (y0, params) from the forward sensitivity equations
     S' = J_y S + [0 | J_p], S(0) = [I | 0], solved with scipy's DOP853 at rtol=atol=1e-12
-    (independent of every library benchmarked here; Jacobians by jax.jacfwd)."""
+    (independent of every library benchmarked here; Jacobians by jax.jacfwd).
+
+    Returns:
+        (gradient (n + m,), amplification): the second is 1 / sigma_min(dy(t1)/dy0), the
+        largest factor by which solving the ODE backwards from t1 magnifies an error in y(t1).
+    """
     f = jax_field(pb)
     p0 = jax_params(pb, jnp.float64)
     p_flat, unravel = ravel_pytree(p0)
@@ -223,7 +232,9 @@ def sensitivity_gradient(pb):
     res = scipy.integrate.solve_ivp(lambda t, z: np.asarray(aug(t, z)), (0.0, pb.t1), z0,
                                     method="DOP853", rtol=SENS_TOL, atol=SENS_TOL)
     y1, s1 = res.y[:n, -1], res.y[n:, -1].reshape(n, n + m)
-    return 2 * s1.T @ y1                                          # (n + m,) = (dL/dy0, dL/dp)
+    # Solving backwards from t1 amplifies an error in y(t1) by up to 1 / sigma_min(dy(t1)/dy0).
+    amplification = 1.0 / np.linalg.svd(s1[:, :n], compute_uv=False)[-1]
+    return 2 * s1.T @ y1, amplification                           # (n + m,) = (dL/dy0, dL/dp)
 
 
 # --- forward measurements -------------------------------------------------------------------
@@ -236,11 +247,12 @@ def measure_forward(pb, tol, dtype, ref):
     for name, make in JAX_SOLVERS.items():
         # Counted program: a host callback in the field; its own compilation.
         counted = jax.jit(make(counter.counted(jax_field(pb)), pb, tol, dtype))
+        run_counted = partial(counted, y0, args)
         # Timed program: no callback; a fresh compilation (its time is reported too).
         fn = make(jax_field(pb), pb, tol, dtype)
-        compiled, info = fresh_compile(lambda y0, args, fn=fn: fn(y0, args)[0], y0, args)
+        jitted, info = fresh_compile(lambda y0, args, fn=fn: fn(y0, args)[0], y0, args)
         try:
-            nfe, (y1, stats) = counter.run(lambda: counted(y0, args))
+            nfe, (y1, stats) = counter.run(run_counted)
         except Exception as e:                        # reported in the table, not raised
             out[name] = dict(nfe=counter.n, accepted=None, rejected=None, error=failure(e),
                              compile_s=info["seconds"], time=None)
@@ -248,7 +260,7 @@ def measure_forward(pb, tol, dtype, ref):
         stats = {k: int(v) for k, v in stats.items()}
         if name == "nodelib dopri5" and stats.get("nfe", nfe) != nfe:
             raise AssertionError(f"nodelib reports {stats['nfe']} evaluations, {nfe} ran")
-        timed[name] = partial(compiled, y0, args)
+        timed[name] = partial(jitted, y0, args)
         out[name] = dict(nfe=nfe, accepted=stats.get("num_accepted_steps"),
                          rejected=stats.get("num_rejected_steps"),
                          error=float(np.max(np.abs(np.asarray(y1, np.float64) - ref))),
@@ -303,16 +315,17 @@ def measure_gradients(pb, g_ref):
     out, timed = {}, {}
     for name, make in GRAD_METHODS.items():
         solve = make(jax_field(pb), pb, GRAD_TOL)
-        grad = jax.grad(lambda y0, args: jnp.sum(solve(y0, args)[0] ** 2), argnums=(0, 1))
-        compiled, info = fresh_compile(grad, y0, args)
+        loss = lambda y0, args, solve=solve: jnp.sum(solve(y0, args)[0] ** 2)
+        grad = jax.grad(loss, argnums=(0, 1))
+        jitted, info = fresh_compile(grad, y0, args)
         out[name] = dict(compile_s=info["seconds"], memory=info["temp_bytes"], time=None)
         try:
-            g = ravel_pytree(compiled(y0, args))[0]
+            g = ravel_pytree(jitted(y0, args))[0]
         except Exception as e:                        # reported in the table, not raised
             out[name]["error"] = failure(e)
             continue
         out[name]["error"] = float(np.max(np.abs(np.asarray(g) - g_ref)) / np.max(np.abs(g_ref)))
-        timed[name] = partial(compiled, y0, args)
+        timed[name] = partial(jitted, y0, args)
     times = interleaved_medians(timed, repeats=5 if QUICK else 15, min_time=0.1, warmup=1,
                                 max_time=4.0)
     for name, t in times.items():
@@ -377,6 +390,7 @@ def forward_table(pb):
 def main():
     quiet_callback_errors()
     clock = Stopwatch()
+    warm_up()
     pbs = problems()
     if QUICK:
         pbs = pbs[:2]
@@ -388,7 +402,7 @@ def main():
                 log(f"{clock} classic: {pb.name}, {jnp.dtype(dtype).name}, tol {tol:g}")
                 pb.results[(jnp.dtype(dtype).name, tol)] = measure_forward(pb, tol, dtype, ref)
         log(f"{clock} classic: {pb.name}, gradients")
-        g_ref = sensitivity_gradient(pb)
+        g_ref, pb.amplification = sensitivity_gradient(pb)
         grads[pb.name] = measure_gradients(pb, g_ref)
         if pb.name == "Arenstorf":
             log(f"{clock} classic: Arenstorf at 1e-7")
@@ -403,7 +417,10 @@ def arenstorf_target(pb, ref):
     counter, out = EvalCounter(), {}
     for name, make in JAX_SOLVERS.items():
         counted = jax.jit(make(counter.counted(jax_field(pb)), pb, ARENSTORF_TOL, jnp.float64))
-        nfe, (y1, stats) = counter.run(lambda: counted(y0, args))
+        nfe, (y1, stats) = counter.run(partial(counted, y0, args))
+        stats = {k: int(v) for k, v in stats.items()}
+        if name == "nodelib dopri5" and stats["nfe"] != nfe:
+            raise AssertionError(f"nodelib reports {stats['nfe']} evaluations, {nfe} ran")
         out[name] = (nfe, stats.get("num_rejected_steps"), np.max(np.abs(np.asarray(y1) - ref)))
     res = scipy_run(pb, ARENSTORF_TOL)
     out["scipy RK45"] = (res.nfev, (res.nfev - 2) // 6 - (len(res.t) - 1),
@@ -412,6 +429,30 @@ def arenstorf_target(pb, ref):
     y1 = torch_run(pb, ARENSTORF_TOL, c)
     out["torchdiffeq dopri5"] = (c[0], None, np.max(np.abs(y1.numpy() - ref)))
     return out
+
+
+def gradient_notes(pbs, grads):
+    """What the gradient table shows about the continuous adjoint, from its numbers."""
+    backsolve = ("nodelib adjoint", "jax.experimental.ode", "diffrax Backsolve")
+    through = ("nodelib backprop", "diffrax RecursiveCheckpoint")
+    failed = [pb.name for pb in pbs if isinstance(grads[pb.name]["nodelib adjoint"]["error"], str)]
+    if not failed:
+        return []
+
+    def describe(name, r):
+        err = r["error"]
+        return f"{name} {err}" if isinstance(err, str) else f"{name} error {fmt_sci(err)}"
+
+    worst = max(_num(grads[pb.name][m]["error"]) for pb in pbs for m in through)
+    lines = ["", "Where the continuous adjoint fails: " + "; ".join(
+        f"{name}: " + ", ".join(describe(m, grads[name][m]) for m in backsolve) for name in failed)
+        + ". These methods recover y(t) by solving the ODE backwards from t1, which "
+        "magnifies an error in y(t1) by up to 1 / sigma_min(dy(t1)/dy0) (computed from the "
+        "sensitivity reference): " + ", ".join(f"{pb.name} {pb.amplification:.1e}" for pb in pbs)
+        + ". Backpropagating through the forward steps does not re-solve the ODE: its "
+        f"largest gradient error over the problems is {fmt_sci(worst)} "
+        f"({' and '.join(through)})."]
+    return lines
 
 
 def report(pbs, grads, arenstorf_row):
@@ -431,10 +472,10 @@ def report(pbs, grads, arenstorf_row):
         "ratio to nodelib's time measured in the same interleaved rounds (nodelib's own time "
         "in brackets for scale). The JAX programs are jitted and compiled ahead of timing; "
         "scipy and torchdiffeq run eagerly on the host, step by step from Python, and are "
-        f"timed against nodelib in rounds of their own (torch with {THREADS} threads, as "
-        "many as JAX uses). **compile** is the time to trace, lower and compile the jitted "
-        "forward solve from empty caches (`jax.clear_caches()`). The vector field is written "
-        "once and evaluated with NumPy, JAX or torch.")
+        "timed against nodelib in rounds of their own (torch with one thread, like XLA's "
+        "execution of these small programs). **compile** is the time to trace, lower and "
+        "compile the jitted forward solve, a program never compiled before in the process. "
+        "The vector field is written once and evaluated with NumPy, JAX or torch.")
     lines.append("")
     lines.append(markdown_table(["problem", "what", "reference at t1"],
                                 [[pb.name, pb.about, pb.ref_note] for pb in pbs], align="lll"))
@@ -473,13 +514,15 @@ def report(pbs, grads, arenstorf_row):
               markdown_table(["problem", "tol", "NFE nodelib", "NFE scipy", "NFE ratio",
                               "error nodelib", "error scipy", "error ratio"], rows)]
     per_pb = {name: geomean(r) for name, r in ratios_by_pb.items()}
-    worst_cell = max((x for r in ratios_by_pb.values() for x in r), key=lambda x: -np.inf if np.isnan(x) else x)
+    cells = [x for r in ratios_by_pb.values() for x in r if np.isfinite(x)]
+    worst_cell = max(cells) if cells else float("nan")
     lines += ["", "Error ratio per problem (geometric mean over the tolerances): " +
               ", ".join(f"{name} {fmt_ratio(x)}" for name, x in per_pb.items()) + "."]
 
     # Arenstorf at 1e-7.
     if arenstorf_row is not None:
-        rows = [[name, nfe, _int(rej), fmt_sci(err)] for name, (nfe, rej, err) in arenstorf_row.items()]
+        rows = [[name, nfe, _int(rej), fmt_sci(err)]
+                for name, (nfe, rej, err) in arenstorf_row.items()]
         rows.append(["Hairer's DOPRI5 (Fortran; literature, not measured here)", HAIRER_NFE,
                      HAIRER_REJECTED, ""])
         lines += ["", f"### Arenstorf orbit at rtol = atol = {ARENSTORF_TOL:g}", "",
@@ -492,18 +535,20 @@ def report(pbs, grads, arenstorf_row):
     rows = []
     for pb in pbs:
         base = grads[pb.name]["nodelib adjoint"]
+        # Times are ratios to nodelib's adjoint; where it failed, to nodelib's backprop.
+        tbase = "nodelib adjoint" if base["time"] is not None else "nodelib backprop"
         for name, r in grads[pb.name].items():
             error = r["error"] if isinstance(r["error"], str) else fmt_sci(r["error"])
-            if r["time"] is None:
+            t0 = grads[pb.name][tbase]["time"]
+            if r["time"] is None or t0 is None:
                 time = "n/a"
-            elif base["time"] is None:
-                time = f"{1e3 * r['time']:.2f} ms (nodelib adjoint failed)"
             else:
-                time = fmt_ratio(r["time"] / base["time"])
-                if name == "nodelib adjoint":
+                time = fmt_ratio(r["time"] / t0) + ("*" if tbase != "nodelib adjoint" else "")
+                if name == tbase:
                     time += f" ({1e3 * r['time']:.2f} ms)"
             rows.append([pb.name, name, error, time,
-                         f"{r['compile_s']:.2f} s ({fmt_ratio(r['compile_s'] / base['compile_s'])})",
+                         f"{r['compile_s']:.2f} s "
+                         f"({fmt_ratio(r['compile_s'] / base['compile_s'])})",
                          f"{fmt_bytes(r['memory'])} ({fmt_ratio(r['memory'] / base['memory'])})"])
     lines += ["", f"### Gradients at rtol = atol = {GRAD_TOL:g} (float64)", "",
               "Gradient of sum(y(t1)**2) with respect to y0 and the problem's parameters "
@@ -511,11 +556,14 @@ def report(pbs, grads, arenstorf_row):
               "largest entry of a reference gradient from the forward sensitivity equations "
               f"solved by scipy's DOP853 at {SENS_TOL:g}. **time**: median, ratio to nodelib's "
               "adjoint in the same interleaved rounds. **compile**: trace, lower and compile "
-              "from empty caches, in brackets as a ratio to nodelib's adjoint. **memory**: "
-              "temporary bytes of the compiled gradient (XLA memory analysis), in brackets as "
-              "a ratio to nodelib's adjoint.", "",
+              "a program never compiled before, in brackets as a ratio to nodelib's adjoint. "
+              "**memory**: temporary bytes of the compiled gradient (XLA memory analysis), in "
+              "brackets as a ratio to nodelib's adjoint.", "",
               markdown_table(["problem", "method", "gradient error", "time / nodelib adjoint",
-                              "compile", "memory"], rows, align="llrrrr")]
+                              "compile", "memory"], rows, align="llrrrr"), "",
+              "\\* ratio to nodelib's backprop, where nodelib's adjoint failed."]
+
+    lines += gradient_notes(pbs, grads)
 
     # Targets.
     nl_rej = arenstorf_row["nodelib dopri5"][1] if arenstorf_row else None

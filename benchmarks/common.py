@@ -32,13 +32,18 @@ def _has_jax(x):
     return any(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(x))
 
 
-def interleaved_medians(calls, repeats=30, min_time=0.2, warmup=2, max_time=None, min_repeats=3):
+def interleaved_medians(calls, repeats=30, min_time=0.2, warmup=2, max_time=None, min_repeats=3,
+                        rounds=None):
     """Median wall time of each zero-argument callable in `calls` (a dict name -> call).
 
     Each call runs `warmup` times first (compilation and warm-up). Then, `repeats` times
     (or more, until each method has run for `min_time` seconds in total), every call runs
     once in turn. With `max_time`, the rounds stop once they have taken `max_time` seconds
     in total and at least `min_repeats` rounds were run (for slow, eager peers).
+
+    Args:
+        rounds: optional dict, filled with name -> the list of times of every round (the
+            i-th entries of two methods were measured in the same round).
 
     Returns:
         dict name -> median seconds.
@@ -61,39 +66,78 @@ def interleaved_medians(calls, repeats=30, min_time=0.2, warmup=2, max_time=None
             break
         if n >= 50 * repeats:
             break
+    if rounds is not None:
+        rounds.update(times)
     return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def round_ratio_quartiles(a, b):
+    """Quartiles of the per-round ratios a[i] / b[i] of two methods timed in the same rounds:
+    how far the ratio of medians could move from one run to the next."""
+    r = np.asarray(a) / np.asarray(b)
+    return float(np.percentile(r, 25)), float(np.percentile(r, 75))
 
 
 # --- compilation and memory -------------------------------------------------------------
 
-def fresh_compile(fn, *args):
-    """Trace, lower and compile `jax.jit(fn)` for `args` from empty caches.
+def fresh_compile(fn, *args, clear_caches=False):
+    """Trace, lower and compile `jax.jit(fn)` for `args`, and time it.
 
-    `jax.clear_caches()` first, so nothing traced or compiled before is reused (what a new
-    process pays, less the one-off cost of importing and initialising the libraries).
+    `fn` must be a new function object (built by a fresh closure), so that no jit cache
+    holds it and everything specific to it is traced and compiled anew: its own jit,
+    the jits inside the libraries (keyed on the vector field, itself a new closure) and
+    XLA's compilation. JAX's generic helpers stay warm, as in any process that has already
+    run something; `clear_caches=True` empties every cache first (`jax.clear_caches()`),
+    which also drops the executables of earlier jitted functions.
 
     Returns:
-        (compiled, info): the `jax.stages.Compiled` executable (callable with `args`) and a
-        dict with `seconds` (trace + lower + compile), `trace_s` (trace and lower to
-        StableHLO), `xla_s` (XLA compilation), `temp_bytes` (temporary memory of the
-        compiled program, XLA's memory analysis) and `hlo_ops` (instructions in the
-        optimised HLO, a measure of program size).
+        (jitted, info): `jax.jit(fn)`, whose cache now holds the executable (so calling it
+        with `args` takes JAX's fast dispatch path and compiles nothing), and a dict with
+        `seconds` (trace + lower + compile), `trace_s` (trace and lower to StableHLO),
+        `xla_s` (XLA compilation), `temp_bytes` (temporary memory of the compiled program,
+        XLA's memory analysis) and `hlo_ops` (instructions in the optimised HLO, a measure
+        of program size).
     """
-    jax.clear_caches()
+    if clear_caches:
+        jax.clear_caches()
+    jitted = jax.jit(fn)
     t0 = time.perf_counter()
-    lowered = jax.jit(fn).lower(*args)
+    lowered = jitted.lower(*args)
     t1 = time.perf_counter()
     compiled = lowered.compile()
     t2 = time.perf_counter()
     info = {"seconds": t2 - t0, "trace_s": t1 - t0, "xla_s": t2 - t1,
             "temp_bytes": _temp_bytes(compiled), "hlo_ops": _hlo_ops(compiled)}
-    return compiled, info
+    return jitted, info
+
+
+def warm_up():
+    """Compile and run one throwaway forward solve and gradient with each JAX library, so
+    that the first measured compilation does not also pay for warming JAX's generic helpers
+    (the first function compiled in a process is slower than the next, whatever it is)."""
+    import diffrax
+    import jax.numpy as jnp
+    from jax.experimental.ode import odeint as jax_odeint
+
+    import nodelib
+    f = lambda t, y, a: -a * y
+    y0, a = jnp.ones(2), jnp.asarray(0.5)
+    solves = [lambda y0, a: nodelib.odeint(f, y0, jnp.array([0.0, 1.0]), a).ys[-1],
+              lambda y0, a: jax_odeint(lambda y, t, a: f(t, y, a), y0,
+                                       jnp.array([0.0, 1.0]), a)[-1],
+              lambda y0, a: diffrax.diffeqsolve(
+                  diffrax.ODETerm(f), diffrax.Dopri5(), 0.0, 1.0, None, y0, a,
+                  stepsize_controller=diffrax.PIDController(rtol=1e-6, atol=1e-6)).ys[-1]]
+    for solve in solves:
+        block(jax.jit(solve)(y0, a))
+        block(jax.jit(jax.grad(lambda a, s=solve: s(y0, a).sum()))(a))
 
 
 def compile_seconds(fn, *args, repeats=3):
     """Median time to trace, lower and compile `jax.jit(fn)` for `args` (a fresh jit each
     time, after `jax.clear_caches()`, so no cache is hit)."""
-    return float(np.median([fresh_compile(fn, *args)[1]["seconds"] for _ in range(repeats)]))
+    return float(np.median([fresh_compile(fn, *args, clear_caches=True)[1]["seconds"]
+                            for _ in range(repeats)]))
 
 
 def temp_bytes(fn, *args):
@@ -108,7 +152,8 @@ def _temp_bytes(compiled):
 
 def _hlo_ops(compiled):
     text = compiled.as_text() or ""
-    return sum(1 for line in text.splitlines() if " = " in line and not line.lstrip().startswith("//"))
+    return sum(1 for line in text.splitlines()
+               if " = " in line and not line.lstrip().startswith("//"))
 
 
 def failure(exc):
@@ -202,7 +247,9 @@ def fmt_ratio(x):
 
 
 def fmt_sci(x):
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.1e}"
+    if x is None:
+        return "n/a"
+    return f"{x:.1e}" if np.isfinite(x) else "non-finite"
 
 
 def fmt_seconds(x):
@@ -224,3 +271,29 @@ def fmt_bytes(n):
 
 def fmt_int(x):
     return "n/a" if x is None else str(int(x))
+
+
+# --- neural vector fields -----------------------------------------------------------------
+
+def mlp(params, x):
+    """tanh MLP: affine layers with tanh between them, none after the last. x: (dim,)."""
+    *hidden, (w_last, b_last) = params
+    for w, b in hidden:
+        x = jax.numpy.tanh(x @ w + b)                 # (hidden,)
+    return x @ w_last + b_last                        # (dim,)
+
+
+def neural_problem(sizes, batch, dtype, seed=0):
+    """A neural vector field f(t, y, params) on a batch of states, applied with `jax.vmap`.
+
+    Returns:
+        (f, params, y0): f(t, y, params) with y of shape (batch, dim); params from
+        `nodelib.init_mlp` (LeCun normal); y0 standard normal, shape (batch, dim).
+    """
+    import nodelib
+    params = nodelib.init_mlp(jax.random.PRNGKey(seed), list(sizes), dtype=dtype)
+    y0 = jax.random.normal(jax.random.PRNGKey(seed + 1), (batch, sizes[0]), dtype)
+
+    def f(t, y, params):
+        return jax.vmap(lambda x: mlp(params, x))(y)  # (batch, dim)
+    return f, params, y0

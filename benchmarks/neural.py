@@ -1,0 +1,416 @@
+"""Neural vector fields: forward and gradient cost against jax.experimental.ode, diffrax and
+torchdiffeq.
+
+tanh MLP vector fields f(t, y, params), applied to a batch of states with `jax.vmap` inside
+f (one solve over a (batch, dim) state), in float64 and float32 at rtol = atol = 1e-3 and
+1e-6. Measures evaluations (forward and backward), wall time of a forward solve and of the
+gradient of a scalar loss with respect to the parameters, compile time and the compiled
+temporary memory of the gradient. Prints one Markdown section on stdout, progress on stderr.
+
+    .venv/bin/python benchmarks/neural.py [--quick]
+"""
+from functools import partial
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import diffrax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torchdiffeq  # noqa: E402
+from jax.experimental.ode import odeint as jax_odeint  # noqa: E402
+
+import nodelib  # noqa: E402
+from common import (QUICK, EvalCounter, Stopwatch, failure, fmt_bytes, fmt_ratio,  # noqa: E402
+                    fresh_compile, geomean, interleaved_medians, log, markdown_table,
+                    neural_problem, quiet_callback_errors, round_ratio_quartiles, target,
+                    warm_up)
+
+# (name, layer sizes, batch, t1): each solve takes tens of steps at 1e-6.
+CONFIGS = [("small, batch 1", (2, 64, 2), 1, 8.0),
+           ("small, batch 256", (2, 64, 2), 256, 8.0),
+           ("medium, batch 128", (16, 128, 16), 128, 8.0)]
+TOLS = (1e-3, 1e-6)
+DTYPES = ("float64", "float32")
+if QUICK:
+    CONFIGS, DTYPES = [CONFIGS[0], CONFIGS[2]], ("float64",)
+# XLA runs each operation of these small programs on one thread, so torch gets one too.
+torch.set_num_threads(1)
+
+
+# --- the solves -----------------------------------------------------------------------------
+
+def loss_of(y1):
+    return jnp.sum(y1 ** 2)
+
+
+def solvers(f, t1, tol, dtype):
+    """Forward solves y0, params -> y(t1), one per JAX library."""
+    ts = jnp.array([0.0, t1], dtype)
+
+    def nl(y0, p, gradient="adjoint"):
+        return nodelib.odeint(f, y0, ts, p, rtol=tol, atol=tol, gradient=gradient).ys[-1]
+
+    def jode(y0, p):
+        return jax_odeint(lambda y, t, p: f(t, y, p), y0, ts, p, rtol=tol, atol=tol)[-1]
+
+    def dfx(y0, p, adjoint=None):
+        adjoint = adjoint or diffrax.RecursiveCheckpointAdjoint()
+        return diffrax.diffeqsolve(
+            diffrax.ODETerm(f), diffrax.Dopri5(), ts[0], ts[1], None, y0, p,
+            stepsize_controller=diffrax.PIDController(rtol=tol, atol=tol), adjoint=adjoint).ys[-1]
+
+    forward = {"nodelib": nl, "jax.experimental.ode": jode, "diffrax": dfx}
+    gradient = {"nodelib adjoint": nl, "jax.experimental.ode": jode,
+                "diffrax RecursiveCheckpoint": dfx,
+                "diffrax Backsolve": partial(dfx, adjoint=diffrax.BacksolveAdjoint())}
+    return forward, gradient
+
+
+def grad_of(solve):
+    """Gradient of the loss with respect to the parameters."""
+    return jax.grad(lambda p, y0: loss_of(solve(y0, p)))
+
+
+class TorchField(torch.nn.Module):
+    """The same MLP in torch, with the same weights; counts its evaluations."""
+
+    def __init__(self, params, dtype):
+        super().__init__()
+        self.layers = torch.nn.ParameterList()
+        for w, b in params:
+            self.layers.append(torch.nn.Parameter(torch.tensor(np.array(w), dtype=dtype)))
+            self.layers.append(torch.nn.Parameter(torch.tensor(np.array(b), dtype=dtype)))
+        self.n = 0
+
+    def forward(self, t, y):                          # y: (batch, dim)
+        self.n += 1
+        ws = list(self.layers)
+        for i in range(0, len(ws) - 2, 2):
+            y = torch.tanh(y @ ws[i] + ws[i + 1])
+        return y @ ws[-2] + ws[-1]
+
+
+def torch_calls(module, y0, t1, tol, dtype):
+    ts = torch.tensor([0.0, t1], dtype=dtype)
+    y0 = torch.tensor(np.array(y0), dtype=dtype)
+
+    def forward():
+        with torch.no_grad():
+            return torchdiffeq.odeint(module, y0, ts, rtol=tol, atol=tol, method="dopri5")[-1]
+
+    def gradient(odeint):
+        def run():
+            module.zero_grad()
+            y1 = odeint(module, y0, ts, rtol=tol, atol=tol, method="dopri5")[-1]
+            (y1 ** 2).sum().backward()
+            return [p.grad for p in module.parameters()]
+        return run
+
+    return forward, {"torchdiffeq odeint": gradient(torchdiffeq.odeint),
+                     "torchdiffeq odeint_adjoint": gradient(torchdiffeq.odeint_adjoint)}
+
+
+# --- one case: configuration x dtype x tolerance --------------------------------------------
+
+def measure(config, dtype_name, tol):
+    _, sizes, batch, t1 = config
+    dtype = jnp.dtype(dtype_name)
+    f, params, y0 = neural_problem(sizes, batch, dtype)
+    counter = EvalCounter()
+    fwd_c, grad_c = solvers(counter.counted(f), t1, tol, dtype)
+    # Each timed program is built around a new closure of f, so that its compilation reuses
+    # nothing traced for another program (the libraries' jit caches are keyed on f).
+    fresh = lambda: solvers(lambda t, y, p: f(t, y, p), t1, tol, dtype)
+    fwd, grad = solvers(f, t1, tol, dtype)
+    fw, gr = {}, {}
+
+    # The evaluation-counting copies (compiled on their first call; not timed).
+    counted = {**{("fwd", m): jax.jit(fwd_c[m]) for m in fwd_c},
+               **{("grad", m): jax.jit(grad_of(grad_c[m])) for m in grad_c}}
+
+    # Forward: counted run (NFE) and a fresh compile for timing.
+    timed = {}
+    for m in fwd:
+        fw[m] = {}
+        jitted, info = fresh_compile(fresh()[0][m], y0, params)
+        fw[m].update(compile=info["seconds"], info=info)
+        try:
+            fw[m]["nfe"], fw[m]["y1"] = counter.run(partial(counted[("fwd", m)], y0, params))
+        except Exception as e:
+            fw[m]["failed"] = failure(e)
+            continue
+        timed[m] = partial(jitted, y0, params)
+    rounds = {}
+    times = interleaved_medians(timed, repeats=5 if QUICK else 15, min_time=0.1, warmup=1,
+                                max_time=2.0, rounds=rounds)
+    for m, t in times.items():
+        fw[m].update(time=t, rounds=rounds[m])
+    nl_fwd = timed.get("nodelib")
+
+    # Gradient w.r.t. the parameters.
+    timed = {}
+    fwd_nfe = {"nodelib adjoint": "nodelib", "jax.experimental.ode": "jax.experimental.ode",
+               "diffrax RecursiveCheckpoint": "diffrax", "diffrax Backsolve": "diffrax"}
+    for m in grad:
+        gr[m] = {}
+        jitted, info = fresh_compile(grad_of(fresh()[1][m]), params, y0)
+        gr[m].update(compile=info["seconds"], memory=info["temp_bytes"], info=info)
+        try:
+            total, g = counter.run(partial(counted[("grad", m)], params, y0))
+        except Exception as e:
+            gr[m]["failed"] = failure(e)
+            continue
+        gr[m]["nfe_fwd"] = fw[fwd_nfe[m]].get("nfe")
+        gr[m]["nfe_bwd"] = total - gr[m]["nfe_fwd"] if gr[m]["nfe_fwd"] is not None else None
+        gr[m]["g"] = jax.tree_util.tree_leaves(g)
+        timed[m] = partial(jitted, params, y0)
+    rounds = {}
+    times = interleaved_medians(timed, repeats=5 if QUICK else 15, min_time=0.1, warmup=1,
+                                max_time=3.0, rounds=rounds)
+    for m, t in times.items():
+        gr[m].update(time=t, rounds=rounds[m])
+    nl_grad = timed.get("nodelib adjoint")
+
+    # torchdiffeq: eager on the host, timed against nodelib in rounds of their own.
+    tdtype = torch.float64 if dtype_name == "float64" else torch.float32
+    module = TorchField(params, tdtype)
+    t_fwd, t_grads = torch_calls(module, y0, t1, tol, tdtype)
+    module.n = 0
+    y1 = t_fwd()
+    fw["torchdiffeq"] = {"nfe": module.n, "y1": y1.numpy(), "compile": None}
+    for m, run in t_grads.items():
+        module.n = 0
+        g = run()
+        total = module.n
+        gr[m] = {"nfe_fwd": fw["torchdiffeq"]["nfe"], "nfe_bwd": total - fw["torchdiffeq"]["nfe"],
+                 "g": [x.detach().numpy() for x in g], "compile": None, "memory": None}
+    if "time" in fw["nodelib"]:
+        times = interleaved_medians({"nodelib": nl_fwd, "torchdiffeq": t_fwd},
+                                    repeats=3, min_time=0.0, warmup=1, max_time=2.0)
+        fw["torchdiffeq"]["time"] = times["torchdiffeq"] / times["nodelib"] * fw["nodelib"]["time"]
+    if "time" in gr["nodelib adjoint"]:
+        times = interleaved_medians({"nodelib adjoint": nl_grad, **t_grads},
+                                    repeats=3, min_time=0.0, warmup=1, max_time=3.0)
+        for m in t_grads:
+            gr[m]["time"] = times[m] / times["nodelib adjoint"] * gr["nodelib adjoint"]["time"]
+    return fw, gr
+
+
+# --- output ---------------------------------------------------------------------------------
+
+def _flat(x):
+    if isinstance(x, list):
+        return np.concatenate([np.ravel(np.asarray(v, np.float64)) for v in x])
+    return np.ravel(np.asarray(x, np.float64))
+
+
+def agreement(results, key, ref_name):
+    """Largest relative difference of each method's output from `ref_name`'s."""
+    ref = results[ref_name].get(key)
+    out = {}
+    for m, r in results.items():
+        if ref is None or r.get(key) is None:
+            out[m] = None
+        else:
+            a, b = _flat(r[key]), _flat(ref)
+            out[m] = float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+    return out
+
+
+# Targets: (key, label, kind, peer, limit); kind "fwd"/"grad" for times, "cfwd"/"cgrad" for
+# compile times. Figures are nodelib ÷ peer.
+TARGETS = [
+    ("forward time vs jax.experimental.ode", "fwd", "jax.experimental.ode", 1.0),
+    ("forward time vs diffrax", "fwd", "diffrax", 1.0),
+    ("gradient time vs jax.experimental.ode", "grad", "jax.experimental.ode", 1.0),
+    ("gradient time vs diffrax (RecursiveCheckpointAdjoint, its default)", "grad",
+     "diffrax RecursiveCheckpoint", 1.0),
+    ("gradient time vs diffrax (BacksolveAdjoint)", "grad", "diffrax Backsolve", 1.0),
+    ("forward compile time vs jax.experimental.ode", "cfwd", "jax.experimental.ode", 1.0),
+    ("gradient compile time vs jax.experimental.ode", "cgrad", "jax.experimental.ode", 1.0),
+    ("forward compile time vs diffrax", "cfwd", "diffrax", 0.5),
+    ("gradient compile time vs diffrax (RecursiveCheckpointAdjoint)", "cgrad",
+     "diffrax RecursiveCheckpoint", 0.5),
+    ("gradient compile time vs diffrax (BacksolveAdjoint)", "cgrad", "diffrax Backsolve", 0.5),
+]
+
+
+def comparisons(cases, kind, peer):
+    """[(case, nodelib ÷ peer, nodelib's record, peer's record)] over the cases."""
+    out = []
+    for (cname, dtype, tol), (fw, gr) in cases.items():
+        res, nl = (fw, "nodelib") if kind.endswith("fwd") else (gr, "nodelib adjoint")
+        field = "compile" if kind.startswith("c") else "time"
+        a, b = res[nl], res[peer]
+        out.append((f"{cname}, {dtype}, {tol:.0e}", _div(a.get(field), b.get(field)), a, b))
+    return out
+
+
+def target_lines(cases):
+    lines, notes = [], []
+    for label, kind, peer, limit in TARGETS:
+        vals = [(c, v, a, b) for c, v, a, b in comparisons(cases, kind, peer) if v is not None]
+        if not vals:
+            lines.append(f"- {label}: not measured")
+            continue
+        worst_case, worst, wa, wb = max(vals, key=lambda cvab: cvab[1])
+        missed = [(c, v, a, b) for c, v, a, b in vals if v > limit]
+        spread = ""
+        if kind in ("fwd", "grad") and wa.get("rounds") and wb.get("rounds"):
+            q1, q3 = round_ratio_quartiles(wa["rounds"], wb["rounds"])
+            spread = f"; its per-round ratios lie between {q1:.2f} and {q3:.2f} (quartiles)"
+        lines.append(target(
+            f"{label} ≤ {limit:g}×: nodelib ÷ peer is at most {worst:.2f} "
+            f"({worst_case}{spread}), "
+            f"geometric mean {geomean([v for _, v, _, _ in vals]):.2f}, within the target in "
+            f"{len(vals) - len(missed)} of {len(vals)} cases", not missed))
+        if missed:
+            notes.append(f"- *{label}*, the {len(missed)} case{'s' if len(missed) > 1 else ''} "
+                         "above the target: " + explain(kind, missed))
+    if notes:
+        lines += ["", "Measured figures behind the missed targets (geometric means over the "
+                  "cases that miss; all ratios nodelib ÷ peer):", ""] + notes
+    return lines
+
+
+def explain(kind, missed):
+    """Split a missed time ratio into evaluations and time per evaluation, or a missed
+    compile ratio into tracing, XLA compilation and program size."""
+    g = lambda xs: fmt_ratio(geomean(xs))
+    if kind in ("fwd", "grad"):
+        nfe = (lambda r: r.get("nfe")) if kind == "fwd" else \
+            (lambda r: None if r.get("nfe_bwd") is None else r["nfe_fwd"] + r["nfe_bwd"])
+        pairs = [(v, nfe(a), nfe(b)) for _, v, a, b in missed if nfe(a) and nfe(b)]
+        what = "evaluations of f" if kind == "fwd" else "evaluations of f, forward and backward,"
+        return (f"nodelib makes {g([x / y for _, x, y in pairs])}× the {what} and spends "
+                f"{g([v * y / x for v, x, y in pairs])}× the time per evaluation.")
+    infos = [(a["info"], b["info"]) for _, _, a, b in missed if a.get("info") and b.get("info")]
+    return (f"tracing and lowering take {g([a['trace_s'] / b['trace_s'] for a, b in infos])}×, "
+            f"XLA compilation {g([a['xla_s'] / b['xla_s'] for a, b in infos])}×, and the "
+            f"optimised program has {g([a['hlo_ops'] / b['hlo_ops'] for a, b in infos])}× the "
+            "HLO instructions.")
+
+
+def report(cases):
+    fwd_rows, grad_rows = [], []
+    for (cname, dtype, tol), (fw, gr) in cases.items():
+        case = f"{cname}, {dtype}, {tol:.0e}"
+        base = fw["nodelib"]
+        diff = agreement(fw, "y1", "nodelib")
+        for m, r in fw.items():
+            time = _ratio(r.get("time"), base.get("time"))
+            comp = _ratio(r.get("compile"), base.get("compile"))
+            if m == "nodelib" and base.get("time") is not None:
+                time += f" ({_ms(base['time'])})"
+                comp += f" ({base['compile']:.2f} s)"
+            fwd_rows.append([case, m, r.get("failed", r.get("nfe")), time, comp,
+                             "" if m == "nodelib" else _sci(diff.get(m))])
+        b = gr["nodelib adjoint"]
+        gdiff = agreement(gr, "g", "nodelib adjoint")
+        for m, r in gr.items():
+            time = _ratio(r.get("time"), b.get("time"))
+            comp = _ratio(r.get("compile"), b.get("compile"))
+            mem = "n/a (eager)" if r.get("memory") is None else \
+                f"{fmt_bytes(r['memory'])} ({_ratio(r['memory'], b.get('memory'))})"
+            if m == "nodelib adjoint" and b.get("time") is not None:
+                time += f" ({_ms(b['time'])})"
+                comp += f" ({b['compile']:.2f} s)"
+            grad_rows.append([case, m, r.get("failed", r.get("nfe_fwd")), _int(r.get("nfe_bwd")),
+                              time, comp, mem,
+                              "" if m == "nodelib adjoint" else _sci(gdiff.get(m))])
+
+    lines = ["## Neural vector fields", ""]
+    lines.append(
+        "tanh MLP vector fields f(t, y, params), applied with `jax.vmap` to a batch of states "
+        "inside f, so each case is one solve over a (batch, dim) state from t = 0 to t1 = "
+        f"{CONFIGS[0][3]:g}: "
+        + "; ".join(f"{n}: {'-'.join(map(str, s))} MLP, {b} state{'s' if b > 1 else ''}"
+                    for n, s, b, _ in CONFIGS)
+        + ". Parameters from `nodelib.init_mlp` (LeCun normal, seed 0), y0 standard normal. "
+        "The loss is sum(y(t1)**2); its gradient is taken with respect to the parameters. "
+        "**All times are ratios \"method ÷ nodelib\"** (above 1: nodelib is faster), medians "
+        "over interleaved rounds after warm-up; nodelib's own figure in brackets for scale. "
+        "JAX programs are jitted; **compile** is trace + lower + XLA compile of a program "
+        "never compiled before in the process. torchdiffeq runs eagerly (no compile step) "
+        "with `torch.set_num_threads(1)`: XLA runs each operation of programs this small on "
+        "one thread (checked when this benchmark was written: pinning the process to one core "
+        "left the JAX times of the medium field unchanged), so one torch thread is the "
+        "like-for-like setting; torchdiffeq is timed against nodelib in rounds of its own. "
+        "**NFE** counts evaluations of f as they run (host callback in a separately "
+        "compiled copy of each JAX program; a counter in the torch module); backward NFE is "
+        "the gradient program's count minus the forward solve's (an evaluation inside a "
+        "vector-Jacobian product or a recomputation counts once; backpropagation through "
+        "torch's recorded graph replays its operations without calling f, hence 0). "
+        "**memory** is the temporary memory of the compiled gradient (XLA memory analysis). "
+        "**difference** is the largest relative difference of y(t1) (forward) or of the "
+        "gradient from nodelib's.")
+    lines += ["", "### Forward solve", "",
+              markdown_table(["case (config, dtype, tol)", "method", "NFE", "time ÷ nodelib",
+                              "compile ÷ nodelib", "difference"], fwd_rows, align="llrrrr"),
+              "", "### Gradient with respect to the parameters", "",
+              markdown_table(["case (config, dtype, tol)", "method", "NFE fwd", "NFE bwd",
+                              "time ÷ nodelib adjoint", "compile ÷ nodelib adjoint",
+                              "memory (÷ nodelib adjoint)", "difference"], grad_rows,
+                             align="llrrrrrr")]
+    lines += ["", compile_breakdown(cases)]
+    lines += ["", "**Targets** (each in every case above; figures are nodelib ÷ peer)", ""]
+    lines += target_lines(cases)
+    return "\n".join(lines)
+
+
+def compile_breakdown(cases):
+    """Where compile time goes, for the last float64 case at 1e-6: tracing and lowering to
+    StableHLO in Python, then XLA, and the size of the optimised program."""
+    key = [k for k in cases if k[1] == "float64" and k[2] == 1e-6][-1]
+    _, gr = cases[key]
+    rows = []
+    for m, r in gr.items():
+        info = r.get("info")
+        if info:
+            rows.append([m, f"{info['trace_s']:.2f} s", f"{info['xla_s']:.2f} s", info["hlo_ops"]])
+    return "\n".join([f"Where the gradient's compile time goes ({key[0]}, {key[1]}, {key[2]:.0e}): "
+                      "trace and lower in Python, then XLA compilation, and the number of "
+                      "instructions in the optimised HLO program.", "",
+                      markdown_table(["method", "trace + lower", "XLA compile", "HLO instructions"],
+                                     rows)])
+
+
+def _div(a, b):
+    return None if a is None or b is None else a / b
+
+
+def _ratio(a, b):
+    return fmt_ratio(_div(a, b)) if a is not None and b is not None else "n/a"
+
+
+def _ms(t):
+    return f"{1e3 * t:.2f} ms"
+
+
+def _sci(x):
+    return "n/a" if x is None else f"{x:.1e}"
+
+
+def _int(x):
+    return "n/a" if x is None else str(int(x))
+
+
+def main():
+    quiet_callback_errors()
+    clock = Stopwatch()
+    warm_up()
+    cases = {}
+    for config in CONFIGS:
+        for dtype in DTYPES:
+            for tol in TOLS:
+                log(f"{clock} neural: {config[0]}, {dtype}, tol {tol:g}")
+                cases[(config[0], dtype, tol)] = measure(config, dtype, tol)
+    log(f"{clock} neural: done")
+    print(report(cases))
+
+
+if __name__ == "__main__":
+    main()
