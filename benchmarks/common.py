@@ -159,7 +159,8 @@ def _hlo_ops(compiled):
 def failure(exc):
     """A short reason for a failed solve, for a table cell ("failed: max_steps reached")."""
     msg = str(exc)
-    for phrase, reason in (("max_steps", "max_steps reached"), ("step size", "step size underflow"),
+    for phrase, reason in (("lost the forward trajectory", "lost the forward trajectory"),
+                           ("max_steps", "max_steps reached"), ("step size", "step size underflow"),
                            ("dt_underflow", "step size underflow"), ("NaN", "non-finite values"),
                            ("nonfinite", "non-finite values")):
         if phrase in msg:

@@ -50,9 +50,10 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
     Raises:
         TypeError, ValueError: bad arguments, with what was received and what is expected.
         SolverError: with throw=True, when the solve fails (max_steps reached, step size
-            underflow, non-finite state). Under `jax.jit` JAX reports it as a
-            `jax.errors.JaxRuntimeError` carrying the same message (catch
-            `nodelib.SOLVER_ERRORS`).
+            underflow, non-finite state; for a gradient, an adjoint backward solve that
+            failed or lost the forward trajectory). Under `jax.jit` JAX reports it as a
+            `jax.errors.JaxRuntimeError`, or a `ValueError` once the jitted function has
+            run before, carrying the same message (catch `nodelib.SOLVER_ERRORS`).
     """
     tableau = _check_solver(solver, dt0)
     if not callable(f):

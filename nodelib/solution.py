@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-SUCCESS, MAX_STEPS_REACHED, DT_UNDERFLOW, NONFINITE = 0, 1, 2, 3
+SUCCESS, MAX_STEPS_REACHED, DT_UNDERFLOW, NONFINITE, ADJOINT_DIVERGED = 0, 1, 2, 3, 4
 
 # result code -> (short name, what went wrong, what to change). {t}, {target} and
 # {max_steps} are filled in when the message is shown.
@@ -34,6 +34,16 @@ RESULTS = {
         "Check f for overflow, division by zero or log of non-positive numbers; with a "
         "fixed-step solver, a smaller dt0 often cures it; with dopri5, tighter tolerances.",
     ),
+    ADJOINT_DIVERGED: (
+        "adjoint_diverged",
+        "solving backwards from t={target:.6g}, it lost the forward trajectory: at t={t:.6g} "
+        "its state differs from the one the forward solve stored by more than 10 % and by "
+        "more than 1000 times the tolerance, so the gradient it computed is meaningless",
+        "The dynamics contract strongly forwards in time (stiff or chaotic systems), so they "
+        "expand backwards and the continuous adjoint cannot recover y(t). Use "
+        "gradient='backprop', or add output times to ts: the backward solve restarts from "
+        "the stored state at each of them.",
+    ),
 }
 
 
@@ -42,12 +52,18 @@ class SolverError(RuntimeError):
 
     Raised directly when `odeint` runs outside `jax.jit`. Inside a jitted function the error
     is raised while the compiled program runs, and JAX reports it as a
-    `jax.errors.JaxRuntimeError` whose message contains this one: catch
-    `nodelib.SOLVER_ERRORS` to handle both.
+    `jax.errors.JaxRuntimeError` (or, see `SOLVER_ERRORS`, a `ValueError`) whose message
+    contains this one: catch `nodelib.SOLVER_ERRORS` to handle every form.
     """
 
 
-SOLVER_ERRORS = (SolverError, jax.errors.JaxRuntimeError)
+# What a failed solve raises: SolverError outside jit; inside, JAX wraps the callback's
+# exception. Since JAX 0.7.2 a jitted function whose earlier calls succeeded (its C++ fast
+# path is then in use) raises a plain ValueError instead of a JaxRuntimeError
+# (jax-ml/jax issue 34083). The message is "INTERNAL: CpuCallback error ..." ending with
+# nodelib's message in either case. ValueError is also what nodelib raises for a bad
+# argument, before anything runs: read the message to tell them apart.
+SOLVER_ERRORS = (SolverError, jax.errors.JaxRuntimeError, ValueError)
 
 
 class Solution(NamedTuple):

@@ -97,6 +97,37 @@ def test_failure_of_the_adjoint_backward_solve_raises():
         jax.block_until_ready(jax.jit(jax.grad(loss))(Y0))
 
 
+def test_adjoint_that_loses_the_forward_trajectory_raises():
+    # Backwards, y' = -y multiplies the forward solve's error in y(20) by e^20: the recomputed
+    # y(0) is far from 1 and the gradient meaningless. It must raise, not return it.
+    final = lambda y0, ts: odeint(decay, y0, ts).ys[-1, 0]
+    with pytest.raises(nodelib.SOLVER_ERRORS,
+                       match=r"backward solve: solving backwards from t=20, it lost the forward "
+                             r"trajectory: at t=0 .*gradient='backprop', or add output times"):
+        jax.block_until_ready(jax.grad(final)(Y0, jnp.array([0.0, 20.0])))
+    # The fix the message names: output times one unit apart, each restarting the backward solve.
+    g = jax.grad(final)(Y0, jnp.linspace(0.0, 20.0, 21))
+    np.testing.assert_allclose(g, np.exp(-20.0), rtol=1e-2)
+
+
+def test_lost_trajectory_needs_both_a_relative_and_a_tolerance_sized_drift():
+    from nodelib.adjoint import lost_trajectory
+    y = jnp.array([1.0, -2.0])
+    assert not lost_trajectory(y + 0.5, y, 1e-3, 1e-3)     # 30 % but ~300 tolerances
+    assert not lost_trajectory(y + 1e-3, y, 1e-9, 1e-9)    # 1e6 tolerances but 0.06 %
+    assert lost_trajectory(y + 0.5, y, 1e-6, 1e-6)
+    assert not lost_trajectory(jnp.zeros(2), jnp.zeros(2), 1e-6, 1e-6)
+
+
+def test_failure_after_a_successful_call_is_caught_by_solver_errors():
+    # Once a jitted function has succeeded, JAX (>= 0.7.2) reports a callback's exception as a
+    # plain ValueError (jax-ml/jax issue 34083); SOLVER_ERRORS must still catch it.
+    run = jax.jit(lambda y0, t1: odeint(decay, y0, jnp.stack([0.0, t1]), max_steps=20).ys)
+    jax.block_until_ready(run(Y0, 1.0))
+    with pytest.raises(nodelib.SOLVER_ERRORS, match=r"nodelib.odeint failed.*max_steps=20"):
+        jax.block_until_ready(run(Y0, 1000.0))
+
+
 def test_success_under_jit_does_not_raise():
     ys = jax.jit(lambda y0: odeint(decay, y0, TS).ys)(Y0)
     np.testing.assert_allclose(ys[-1], np.exp(-2.0) * np.ones(1), rtol=1e-5)
