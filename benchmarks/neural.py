@@ -143,6 +143,28 @@ def torch_calls(module, y0, t1, tol, dtype):
 
 # --- one case: configuration x dtype x tolerance --------------------------------------------
 
+def compile_count_time(results, counter, programs, counted, args, max_time):
+    """For each method m of `programs`: compile a fresh copy (compile time, memory), run the
+    evaluation-counting copy `counted[m]` (NFE and output, or the failure), then time the
+    compiled copies in interleaved rounds. Fills results[m]; returns the timed callables."""
+    timed = {}
+    for m, program in programs.items():
+        jitted, info = fresh_compile(program, *args)
+        results[m] = dict(compile=info["seconds"], memory=info["temp_bytes"], info=info)
+        try:
+            results[m]["nfe"], results[m]["out"] = counter.run(partial(counted[m], *args))
+        except Exception as e:
+            results[m]["failed"] = failure(e)
+            continue
+        timed[m] = partial(jitted, *args)
+    rounds = {}
+    times = interleaved_medians(timed, repeats=5 if QUICK else 15, min_time=0.1, warmup=1,
+                                max_time=max_time, rounds=rounds)
+    for m, t in times.items():
+        results[m].update(time=t, rounds=rounds[m])
+    return timed
+
+
 def measure(config, dtype_name, tol):
     _, sizes, batch, t1 = config
     dtype = jnp.dtype(dtype_name)
@@ -160,48 +182,23 @@ def measure(config, dtype_name, tol):
     counted = {**{("fwd", m): jax.jit(fwd_c[m]) for m in fwd_c},
                **{("grad", m): jax.jit(grad_of(grad_c[m])) for m in grad_c}}
 
-    # Forward: counted run (NFE) and a fresh compile for timing.
-    timed = {}
-    for m in fwd:
-        fw[m] = {}
-        jitted, info = fresh_compile(fresh()[0][m], y0, params)
-        fw[m].update(compile=info["seconds"], info=info)
-        try:
-            fw[m]["nfe"], fw[m]["y1"] = counter.run(partial(counted[("fwd", m)], y0, params))
-        except Exception as e:
-            fw[m]["failed"] = failure(e)
-            continue
-        timed[m] = partial(jitted, y0, params)
-    rounds = {}
-    times = interleaved_medians(timed, repeats=5 if QUICK else 15, min_time=0.1, warmup=1,
-                                max_time=2.0, rounds=rounds)
-    for m, t in times.items():
-        fw[m].update(time=t, rounds=rounds[m])
-    nl_fwd = timed.get("nodelib")
-
-    # Gradient w.r.t. the parameters.
-    timed = {}
+    # Forward solves, then the gradient w.r.t. the parameters: NFE, compile and time each.
+    timed_fwd = compile_count_time(fw, counter, {m: fresh()[0][m] for m in fwd},
+                                   {m: counted[("fwd", m)] for m in fwd}, (y0, params), 2.0)
+    for r in fw.values():
+        if "out" in r:
+            r["y1"] = r.pop("out")
+    nl_fwd = timed_fwd.get("nodelib")
+    timed_grad = compile_count_time(gr, counter, {m: grad_of(fresh()[1][m]) for m in grad},
+                                    {m: counted[("grad", m)] for m in grad}, (params, y0), 3.0)
     fwd_nfe = {"nodelib adjoint": "nodelib", "jax.experimental.ode": "jax.experimental.ode",
                "diffrax RecursiveCheckpoint": "diffrax", "diffrax Backsolve": "diffrax"}
-    for m in grad:
-        gr[m] = {}
-        jitted, info = fresh_compile(grad_of(fresh()[1][m]), params, y0)
-        gr[m].update(compile=info["seconds"], memory=info["temp_bytes"], info=info)
-        try:
-            total, g = counter.run(partial(counted[("grad", m)], params, y0))
-        except Exception as e:
-            gr[m]["failed"] = failure(e)
-            continue
-        gr[m]["nfe_fwd"] = fw[fwd_nfe[m]].get("nfe")
-        gr[m]["nfe_bwd"] = total - gr[m]["nfe_fwd"] if gr[m]["nfe_fwd"] is not None else None
-        gr[m]["g"] = jax.tree_util.tree_leaves(g)
-        timed[m] = partial(jitted, params, y0)
-    rounds = {}
-    times = interleaved_medians(timed, repeats=5 if QUICK else 15, min_time=0.1, warmup=1,
-                                max_time=3.0, rounds=rounds)
-    for m, t in times.items():
-        gr[m].update(time=t, rounds=rounds[m])
-    nl_grad = timed.get("nodelib adjoint")
+    for m, r in gr.items():
+        if "out" in r:                       # the gradient program ran: split its count
+            r["nfe_fwd"] = fw[fwd_nfe[m]].get("nfe")
+            r["nfe_bwd"] = None if r["nfe_fwd"] is None else r.pop("nfe") - r["nfe_fwd"]
+            r["g"] = jax.tree_util.tree_leaves(r.pop("out"))
+    nl_grad = timed_grad.get("nodelib adjoint")
 
     # torchdiffeq: eager on the host, timed against nodelib in rounds of their own.
     tdtype = torch.float64 if dtype_name == "float64" else torch.float32
