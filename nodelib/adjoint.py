@@ -95,7 +95,10 @@ def _adjoint(fc, cfg, adj_tols, throw, y0, ts, diff):
 
 
 def _adjoint_fwd(fc, cfg, adj_tols, throw, y0, ts, diff):
-    ys, stats, result, t_reached = solve(fc, y0, ts, diff, cfg)
+    # The forward and backward solves of the adjoint are themselves differentiable
+    # (checkpointed loops, see `integrate.run_loop`), so second derivatives work: grad of
+    # grad differentiates through both, jax.hessian runs forward mode over them.
+    ys, stats, result, t_reached = solve(fc, y0, ts, diff, cfg._replace(differentiable=True))
     return (ys, stats, result, t_reached), (ys, ts, diff)
 
 
@@ -129,7 +132,7 @@ def backward(fc, cfg, adj_tols, ys, ts, diff, g_ys):
          result code of the backward solves, stats summed over them, and
          (time reached, target time) of the first backward solve that failed, for messages).
     """
-    back_cfg = cfg._replace(rtol=adj_tols[0], atol=adj_tols[1], differentiable=False)
+    back_cfg = cfg._replace(rtol=adj_tols[0], atol=adj_tols[1], differentiable=True)
     zeros_p = [jnp.zeros_like(p) for p in diff]
     z_example = (ys[0], ys[0], zeros_p, jnp.zeros((), ys.dtype))
     _, unravel = ravel_pytree(z_example)

@@ -15,11 +15,11 @@ from .integrate import Config, solve
 from .solution import Solution, checked, raise_if_failed
 from .tableaus import SOLVERS, ButcherTableau
 
-GRADIENTS = ("adjoint", "backprop")
+GRADIENTS = ("adjoint", "checkpoint", "backprop")
 
 
 def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=None,
-           max_steps=4096, gradient="adjoint", throw=True, adjoint_rtol=None,
+           dtmax=None, max_steps=4096, gradient="adjoint", throw=True, adjoint_rtol=None,
            adjoint_atol=None) -> Solution:
     """Solve y' = f(t, y, args) from y(ts[0]) = y0 and return the states at all times `ts`.
 
@@ -37,9 +37,24 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
         dt0: step size of a fixed-step solver (the largest step; each output interval gets
             a whole number of equal steps), or the first step of dopri5 (default: chosen
             automatically). Always positive: the direction comes from ts.
+        dtmax: largest step of dopri5 (default: none), so that it cannot step over a
+            short feature of f (scipy's `max_step`, diffrax's `dtmax`, jax's `hmax`).
+            Fixed-step solvers take steps of at most dt0 and do not accept it.
         max_steps: most step attempts (accepted or rejected) before giving up.
-        gradient: "adjoint" (continuous adjoint, Chen et al. 2018; memory constant in the
-            number of steps) or "backprop" (differentiate through the solver's steps).
+        gradient: how derivatives of the solve are computed.
+            "adjoint" (default): the continuous adjoint (Chen et al. 2018), solving an
+            augmented system backwards; memory constant in the number of steps, gradients
+            accurate to the tolerances. Reverse mode (`jax.grad`, `jax.vjp`, `jax.jacrev`)
+            and second derivatives (`jax.hessian`, grad of grad); no forward mode.
+            "checkpoint": the exact derivative of the solver's own steps
+            (discretise-then-optimise), with checkpoints: memory grows like the square
+            root of max_steps, time with the steps taken (see `integrate.run_loop`).
+            Every mode of differentiation, to any order, forward mode included.
+            "backprop": the same as "checkpoint" (the same numbers; the name says what
+            it computes). Backpropagating through every step without checkpoints
+            cost memory and time in proportion to max_steps (1.8 GB and 0.7 s at the
+            default for a batch-64 MLP field taking 15 steps; with checkpoints 8 MB and
+            5 ms), so nodelib always checkpoints.
         throw: if True, a failed solve raises `SolverError`; if False, check `sol.result`.
         adjoint_rtol, adjoint_atol: tolerances of the adjoint's backward solve (default:
             the forward ones).
@@ -56,6 +71,9 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
             run before, carrying the same message (catch `nodelib.SOLVER_ERRORS`).
     """
     tableau = _check_solver(solver, dt0)
+    if dtmax is not None and not tableau.adaptive:
+        raise ValueError(f"dtmax limits the steps of an adaptive solver; {tableau.name!r} "
+                         "takes fixed steps of at most dt0: lower dt0 instead")
     if not callable(f):
         raise TypeError(f"f must be a callable f(t, y, args); got {type(f).__name__}")
     if gradient not in GRADIENTS:
@@ -66,10 +84,20 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
     if not isinstance(max_steps, numbers.Integral) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
     cfg = Config(tableau, rtol, atol, None if dt0 is None else _positive("dt0", dt0),
-                 int(max_steps), differentiable=gradient == "backprop")
+                 int(max_steps), differentiable=gradient != "adjoint",
+                 dtmax=None if dtmax is None else _positive("dtmax", dtmax))
     adj = (_positive("adjoint_rtol", adjoint_rtol) if adjoint_rtol is not None else rtol,
            _positive("adjoint_atol", adjoint_atol) if adjoint_atol is not None else atol)
-    sol = _odeint(f, y0, ts, args, cfg, gradient, adj)
+    try:
+        sol = _odeint(f, y0, ts, args, cfg, gradient, adj)
+    except TypeError as e:
+        if "forward-mode autodiff" not in str(e):
+            raise
+        raise TypeError(
+            "odeint(..., gradient='adjoint') supports reverse mode (jax.grad, jax.vjp, "
+            "jax.jacrev) and second derivatives built on it (jax.hessian, grad of grad), but "
+            "not forward mode (jax.jvp, jax.jacfwd): the adjoint is defined by its backward "
+            "pass. Use gradient='checkpoint', which supports every mode") from None
     if throw:
         if isinstance(sol.result, jax.core.Tracer):      # under jit: raise when the program runs
             sol = checked(sol, sol.result, sol.t_reached, ts[-1], cfg.max_steps)
@@ -97,7 +125,9 @@ def _odeint(f, y0, ts, args, cfg, gradient, adj_tols):
     if gradient == "adjoint":
         ys, stats, result, t_reached = adjoint_solve(f_flat, y0_flat, ts, args, cfg, adj_tols)
     else:
-        ys, stats, result, t_reached = solve(f_flat, y0_flat, ts, args, cfg)
+        # Parameters f closes over become explicit arguments, so that they are differentiated.
+        fc, diff, _ = _split_parameters(f_flat, ts, y0_flat, args)
+        ys, stats, result, t_reached = solve(fc, y0_flat, ts, diff, cfg)
     return Solution(ts=ts, ys=jax.vmap(unravel)(ys), stats=stats, result=result,
                     t_reached=t_reached)
 
@@ -132,7 +162,8 @@ def adjoint_pass(f, y0, ts, args=None, cotangent=None, **kwargs) -> AdjointPass:
         cotangent = jax.tree_util.tree_map(lambda y: jnp.zeros_like(y).at[-1].set(1), forward.ys)
     rtol, atol = float(kwargs.get("rtol", 1e-6)), float(kwargs.get("atol", 1e-6))
     cfg = Config(_check_solver(kwargs.get("solver", "dopri5"), kwargs.get("dt0")), rtol, atol,
-                 kwargs.get("dt0"), int(kwargs.get("max_steps", 4096)))
+                 kwargs.get("dt0"), int(kwargs.get("max_steps", 4096)),
+                 dtmax=None if kwargs.get("dtmax") is None else float(kwargs["dtmax"]))
     adj = (float(kwargs.get("adjoint_rtol") or rtol), float(kwargs.get("adjoint_atol") or atol))
     grads, stats, result, (t_reached, target) = _adjoint_pass(f, forward.ys, forward.ts, args,
                                                               cotangent, cfg, adj)

@@ -41,8 +41,8 @@ RESULTS = {
         "more than 1000 times the tolerance, so the gradient it computed is meaningless",
         "The dynamics contract strongly forwards in time (stiff or chaotic systems), so they "
         "expand backwards and the continuous adjoint cannot recover y(t). Use "
-        "gradient='backprop', or add output times to ts: the backward solve restarts from "
-        "the stored state at each of them.",
+        "gradient='checkpoint' (the exact gradient of the solver's steps), or add output "
+        "times to ts: the backward solve restarts from the stored state at each of them.",
     ),
 }
 
@@ -166,6 +166,9 @@ def _checked_jvp(max_steps, context, primals, tangents):
     # Reverse mode keeps only what the backward pass needs, and the primal output is not
     # needed there: scaling the tangents by the check's `one` makes the backward pass
     # depend on the check, so `jax.grad` of a failed solve raises too, before any adjoint.
-    values, one = _check(*primals, max_steps, context)
+    # The check itself is never differentiated (stop_gradient), so that higher derivatives
+    # (jax.hessian, grad of grad) pass through it without touching the host callback.
+    values = primals[0]
+    _, one = _check(*jax.tree_util.tree_map(lax.stop_gradient, primals), max_steps, context)
     scale = lambda t: t if t.dtype == jax.dtypes.float0 else t * one.astype(t.dtype)
     return values, jax.tree_util.tree_map(scale, tangents[0])

@@ -81,7 +81,7 @@ def test_check_under_jit_survives_whatever_part_of_the_solution_is_used(use):
         jax.block_until_ready(run(Y0))
 
 
-@pytest.mark.parametrize("gradient", ["adjoint", "backprop"])
+@pytest.mark.parametrize("gradient", ["adjoint", "checkpoint", "backprop"])
 def test_failure_inside_a_jitted_gradient_raises(gradient):
     # jax.grad drops the primal output; the check must still run, and before any adjoint.
     loss = lambda y0: jnp.sum(odeint(decay, y0, TS, max_steps=3, gradient=gradient).ys[-1])
@@ -103,7 +103,7 @@ def test_adjoint_that_loses_the_forward_trajectory_raises():
     final = lambda y0, ts: odeint(decay, y0, ts).ys[-1, 0]
     with pytest.raises(nodelib.SOLVER_ERRORS,
                        match=r"backward solve: solving backwards from t=20, it lost the forward "
-                             r"trajectory: at t=0 .*gradient='backprop', or add output times"):
+                             r"trajectory: at t=0 .*gradient='checkpoint' \(the exact gradient of the solver's steps\), or add output times"):
         jax.block_until_ready(jax.grad(final)(Y0, jnp.array([0.0, 20.0])))
     # The fix the message names: output times one unit apart, each restarting the backward solve.
     g = jax.grad(final)(Y0, jnp.linspace(0.0, 20.0, 21))
