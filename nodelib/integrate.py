@@ -232,7 +232,7 @@ def _adaptive_body(fn, ts, cfg):
         else:
             # Dense output: every output time in (t, t1] is interpolated from this step.
             # Most steps pass no output time, and the cond skips the interpolation for them.
-            fill = accepted & (jnp.arange(T) >= s["n_out"]) & ((ts - t1) * direction <= 0)   # (T,)
+            fill = accepted & (jnp.arange(T, dtype=jnp.int32) >= s["n_out"]) & ((ts - t1) * direction <= 0)   # (T,)
 
             def fill_outputs(ys):
                 values = interpolate(dense_coefficients(tab, y, y1, ks, dt), (ts - t) / dt)   # (T, n)
@@ -245,7 +245,9 @@ def _adaptive_body(fn, ts, cfg):
         dt_new, prev_err = control.next_step(dt, err, s["prev_err"], accepted, s["prev_rejected"])
         dt_new = _limit(dt_new, cfg)
         t_next = jnp.where(accepted, t1, t)
-        underflow = (0.1 * jnp.abs(dt_new) <= eps * jnp.maximum(jnp.abs(t_next), jnp.abs(t_end)))
+        # The step can no longer move t (Hairer's DOPRI5 test, relative to the current time:
+        # near t = 0 float32 resolves steps far below eps * |t_end|).
+        underflow = 0.1 * jnp.abs(dt_new) <= eps * jnp.abs(t_next)
         return dict(
             out, t=t_next, y=jnp.where(accepted, y1, y), f0=jnp.where(accepted, ks[-1], s["f0"]),
             dt=dt_new, prev_err=prev_err, prev_rejected=~accepted, steps=s["steps"] + 1,

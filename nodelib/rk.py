@@ -86,5 +86,5 @@ def interpolate(coefs, s):
         array (m, n): the interpolated states.
     """
     s = s[:, None]                                     # (m, 1)
-    r1, r2, r3, r4, r5 = coefs                         # each (n,)
+    r1, r2, r3, r4, r5 = coefs[:, None, :]             # each (1, n)
     return r1 + s * (r2 + (1 - s) * (r3 + s * (r4 + (1 - s) * r5)))

@@ -42,6 +42,13 @@ def test_step_size_underflow():
         odeint(blow_up, Y0, TS)
 
 
+def test_tiny_steps_near_t0_are_not_an_underflow_in_float32():
+    # A first step of 1e-8 is far below float32's eps * |t_end| = 1.2e-7 but perfectly
+    # representable next to t = 0: the solve must go on (it once stopped with dt_underflow).
+    sol = odeint(decay, jnp.ones(1, jnp.float32), jnp.array([0.0, 1.0], jnp.float32), dt0=1e-8)
+    np.testing.assert_allclose(sol.ys[-1, 0], np.exp(-1.0), rtol=1e-5)
+
+
 def test_nonfinite_state():
     with pytest.raises(SolverError, match="NaN or infinite at t=0"):
         odeint(always_nan, Y0, TS)
