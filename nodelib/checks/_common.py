@@ -68,7 +68,7 @@ def matches(got, other):
     """True when ``got`` equals ``other`` in shape and value (used to diagnose common slips)."""
     try:
         return np.shape(got) == np.shape(other) and np.allclose(got, other, rtol=1e-4, atol=1e-4)
-    except TypeError:
+    except (TypeError, ValueError):
         return False
 
 
