@@ -21,6 +21,7 @@ Layout: ``ch01_resnets``, ``ch02_euler``, ... hold the checks of one chapter eac
 from .ch01_resnets import check_resnet_forward, check_resnet_grad
 from .ch02_euler import check_euler_integrate, check_heun_step
 from .ch03_ode_nets import check_odenet_forward, check_shared_batch_solve
+from .ch04_adaptive import check_bosh3_step
 
 __all__ = [
     "check_resnet_grad",
@@ -29,4 +30,5 @@ __all__ = [
     "check_euler_integrate",
     "check_odenet_forward",
     "check_shared_batch_solve",
+    "check_bosh3_step",
 ]
