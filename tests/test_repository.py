@@ -68,7 +68,8 @@ def test_notebook_is_valid_and_stored_without_outputs(path):
         f"cell {i}: {len(cell.get('outputs', []))} output(s), "
         f"execution_count={cell.get('execution_count')}"
         for i, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        if cell.cell_type == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert not dirty, (
         f"{_rel(path)} is stored with outputs; clear them before committing "
@@ -79,7 +80,8 @@ def test_notebook_is_valid_and_stored_without_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_chapter_title_is_not_numbered_by_hand(path):
-    """_toc.yml numbers the chapters (and so "Exercise 3.2"); a title "# 3. ..." would show "3. 3."."""
+    """_toc.yml numbers the chapters (and so "Exercise 3.2");
+    a title "# 3. ..." would show "3. 3."."""
     notebook = nbformat.read(path, as_version=4)
     titles = [line for cell in notebook.cells if cell.cell_type == "markdown"
               for line in cell.source.splitlines() if line.startswith("# ")]
@@ -236,7 +238,8 @@ REFERENCE = ROOT / "appendix" / "reference.md"
 
 def _chapter_exercises() -> list[tuple[str, str, str, str | None]]:
     """(notebook, label, number as the book prints it, check function or None) per exercise."""
-    spec = importlib.util.spec_from_file_location("make_student_kit", ROOT / "tools" / "make_student.py")
+    path = ROOT / "tools" / "make_student.py"
+    spec = importlib.util.spec_from_file_location("make_student_kit", path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     found = []
@@ -288,7 +291,8 @@ def test_reference_page_documents_every_public_name():
     documented = set(re.findall(r"^\s*(?:\.\. (?:auto\w+|py:\w+):: +)?nodelib\.(\w+)\s*$", page,
                                 flags=re.MULTILINE))
     missing = [name for name in nodelib.__all__ if name not in documented]
-    assert not missing, f"appendix/reference.md does not document these names of nodelib.__all__: {missing}"
+    assert not missing, (
+        f"appendix/reference.md does not document these names of nodelib.__all__: {missing}")
 
 
 # (d) the book builds with warnings as errors -------------------------------------------------
