@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -207,6 +206,17 @@ def test_colab_check_parses_the_colab_cell_and_the_student_stubs():
         for stub, check in zip(skip[::2], skip[1::2]):
             assert "raise NotImplementedError(" in "".join(student["cells"][stub]["source"])
             assert "nodelib.checks." in "".join(student["cells"][check]["source"])
+
+        # colab-check runs both editions in one kernel: every code cell of the chapter (but the
+        # Colab cell, which the student edition points at its branch) runs, none of the stubs.
+        exercises = make_student.find_exercises(notebook)
+        combined = colab_tool.both_editions(student, notebook, exercises)
+        run = ["".join(cell["source"]) for i, cell in enumerate(combined["cells"])
+               if cell["cell_type"] == "code" and i not in skip]
+        chapter_code = ["".join(cell["source"]) for cell in notebook.cells[1:]
+                        if cell.cell_type == "code" and not cell.source.startswith("# Colab")]
+        assert all(source in run for source in chapter_code), path.name
+        assert not any("raise NotImplementedError(" in source for source in run), path.name
     assert url in pip_line
 
 
@@ -327,14 +337,9 @@ def test_book_builds_without_warnings(tmp_path):
 
 
 def _prepare_site_assets():
-    """Copy MathJax into _vendor/ as `make book` does (npm ci first if node_modules/ is stale)."""
+    """Copy MathJax into _vendor/ as `make book` does (from a Python package: no npm needed)."""
     assets = _load_tool("site_assets")
-    try:
-        assets.prepare(ROOT)
-    except assets.AssetsError as error:
-        if shutil.which("npm") is None:
-            pytest.skip(f"the book serves MathJax from node_modules/, and {error}")
-        raise
+    assets.prepare(ROOT)
 
 
 def _assert_mathjax_is_served_locally(site: Path):
