@@ -279,7 +279,7 @@ def check_math_width(page, result: PageResult) -> None:
         result.failures.append(
             f"display formula {math['overflow']:.0f} px wider than its {math['box']} px box "
             f"(in #{math['where']}): split it over lines with \\begin{{aligned}}; "
-            f"TeX {math['tex']!r}")
+            f"its TeX: {math['tex']}")
 
 
 def check_images(page, result: PageResult) -> None:
