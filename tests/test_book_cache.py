@@ -3,26 +3,15 @@ nothing, an edited notebook alone is executed again, a notebook whose cell raise
 never cached, and a change to nodelib empties the cache. On a two-notebook copy of the layout."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-book_cache = _load_tool("book_cache")
 
 
 def _write_notebook(path: Path, *sources: str) -> None:
@@ -47,8 +36,12 @@ def course(tmp_path):
 
 
 def _run(root: Path, capsys) -> tuple[int, str]:
-    code = book_cache.main(["--root", str(root), "--execute", "--jobs", "2"])
-    return code, capsys.readouterr().out
+    # As `make book` runs it: in a process of its own (its workers are forked, and this test
+    # process has JAX's threads running, which a fork must not copy).
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "book_cache.py"), "--root",
+                             str(root), "--execute", "--jobs", "2"],
+                            capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stdout + result.stderr
 
 
 @pytest.mark.slow
