@@ -62,7 +62,8 @@ def test_ode_block_batches_and_differentiates(params):
     x = jnp.array([[0.1, 0.2], [0.3, -0.4], [1.0, 0.0]])
     out = nodelib.ode_block(nodelib.time_mlp, params, x)
     assert out.shape == (3, 2)
-    np.testing.assert_allclose(out[1], nodelib.ode_block(nodelib.time_mlp, params, x[1]), rtol=1e-10)
+    np.testing.assert_allclose(out[1], nodelib.ode_block(nodelib.time_mlp, params, x[1]),
+                               rtol=1e-10)
     g = jax.grad(lambda p: jnp.sum(nodelib.ode_block(nodelib.time_mlp, p, x) ** 2))(params)
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(g))
     with pytest.raises(ValueError, match=r"\(dim,\) or \(batch, dim\)"):

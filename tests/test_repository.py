@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,7 +67,8 @@ def test_notebook_is_valid_and_stored_without_outputs(path):
         f"cell {i}: {len(cell.get('outputs', []))} output(s), "
         f"execution_count={cell.get('execution_count')}"
         for i, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        if cell.cell_type == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
     assert not dirty, (
         f"{_rel(path)} is stored with outputs; clear them before committing "
@@ -79,7 +79,8 @@ def test_notebook_is_valid_and_stored_without_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_chapter_title_is_not_numbered_by_hand(path):
-    """_toc.yml numbers the chapters (and so "Exercise 3.2"); a title "# 3. ..." would show "3. 3."."""
+    """_toc.yml numbers the chapters (and so "Exercise 3.2");
+    a title "# 3. ..." would show "3. 3."."""
     notebook = nbformat.read(path, as_version=4)
     titles = [line for cell in notebook.cells if cell.cell_type == "markdown"
               for line in cell.source.splitlines() if line.startswith("# ")]
@@ -205,6 +206,17 @@ def test_colab_check_parses_the_colab_cell_and_the_student_stubs():
         for stub, check in zip(skip[::2], skip[1::2]):
             assert "raise NotImplementedError(" in "".join(student["cells"][stub]["source"])
             assert "nodelib.checks." in "".join(student["cells"][check]["source"])
+
+        # colab-check runs both editions in one kernel: every code cell of the chapter (but the
+        # Colab cell, which the student edition points at its branch) runs, none of the stubs.
+        exercises = make_student.find_exercises(notebook)
+        combined = colab_tool.both_editions(student, notebook, exercises)
+        run = ["".join(cell["source"]) for i, cell in enumerate(combined["cells"])
+               if cell["cell_type"] == "code" and i not in skip]
+        chapter_code = ["".join(cell["source"]) for cell in notebook.cells[1:]
+                        if cell.cell_type == "code" and not cell.source.startswith("# Colab")]
+        assert all(source in run for source in chapter_code), path.name
+        assert not any("raise NotImplementedError(" in source for source in run), path.name
     assert url in pip_line
 
 
@@ -236,7 +248,8 @@ REFERENCE = ROOT / "appendix" / "reference.md"
 
 def _chapter_exercises() -> list[tuple[str, str, str, str | None]]:
     """(notebook, label, number as the book prints it, check function or None) per exercise."""
-    spec = importlib.util.spec_from_file_location("make_student_kit", ROOT / "tools" / "make_student.py")
+    path = ROOT / "tools" / "make_student.py"
+    spec = importlib.util.spec_from_file_location("make_student_kit", path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     found = []
@@ -288,7 +301,8 @@ def test_reference_page_documents_every_public_name():
     documented = set(re.findall(r"^\s*(?:\.\. (?:auto\w+|py:\w+):: +)?nodelib\.(\w+)\s*$", page,
                                 flags=re.MULTILINE))
     missing = [name for name in nodelib.__all__ if name not in documented]
-    assert not missing, f"appendix/reference.md does not document these names of nodelib.__all__: {missing}"
+    assert not missing, (
+        f"appendix/reference.md does not document these names of nodelib.__all__: {missing}")
 
 
 # (d) the book builds with warnings as errors -------------------------------------------------
@@ -323,14 +337,9 @@ def test_book_builds_without_warnings(tmp_path):
 
 
 def _prepare_site_assets():
-    """Copy MathJax into _vendor/ as `make book` does (npm ci first if node_modules/ is stale)."""
+    """Copy MathJax into _vendor/ as `make book` does (from a Python package: no npm needed)."""
     assets = _load_tool("site_assets")
-    try:
-        assets.prepare(ROOT)
-    except assets.AssetsError as error:
-        if shutil.which("npm") is None:
-            pytest.skip(f"the book serves MathJax from node_modules/, and {error}")
-        raise
+    assets.prepare(ROOT)
 
 
 def _assert_mathjax_is_served_locally(site: Path):

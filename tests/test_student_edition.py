@@ -25,7 +25,8 @@ NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
+    path = ROOT / "tools" / "make_student.py"
+    spec = importlib.util.spec_from_file_location("make_student", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

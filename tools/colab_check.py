@@ -13,14 +13,19 @@ change them. This check rebuilds that situation and runs the course in it:
    falls back to ``HEAD``;
 3. the versions are read back: if installing nodelib changed jax, numpy, matplotlib or any
    other pin, the check fails (the cell would upgrade Colab's jax);
-4. every chapter is executed in that environment, from a copy in a temporary folder outside the
-   repository (so ``import nodelib`` finds the installed package, never the working tree), with
-   ``MPLBACKEND=Agg``;
-5. the student edition is generated (``tools/make_student.py``) into the temporary folder and
-   every notebook is executed except its exercise stubs and their check cells.
+4. the student edition is generated (``tools/make_student.py``) into a temporary folder outside
+   the repository (so ``import nodelib`` finds the installed package, never the working tree);
+5. every chapter is executed once in that environment, with ``MPLBACKEND=Agg``, in a way that
+   covers both editions: the student edition's cells in order, except its exercise stubs and
+   their check cells (what a student runs before solving anything), followed by the chapter's
+   solution cells, each with its check cell. The two editions differ only in those cells, and
+   the solution cells are self-contained (tests/test_student_edition.py runs each one with
+   nothing but nodelib defined), so this runs every code cell of the chapter and of its student
+   edition in the Colab-like environment, in one kernel instead of two.
 
-It prints one line per notebook (OK/FAIL and seconds) and exits 1 on any failure, showing the
-failing cell and the error.
+Chapters run ``--jobs`` at a time (2 by default, one per core of the course's reference
+machine). It prints one line per chapter (OK/FAIL and seconds) and exits 1 on any failure,
+showing the failing cell and the error.
 
 Usage::
 
@@ -40,6 +45,7 @@ environment (``--run-notebook``), which uses its nbclient.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import copy
 import glob
 import io
@@ -501,8 +507,25 @@ def _failure_details(name: str, result: dict) -> str:
     return (f"--- {name}: {where} failed\n--- source (head):\n{source}\n--- error:\n{error}\n")
 
 
+def both_editions(student: dict, chapter: dict, exercises: list[dict]) -> dict:
+    """The student notebook followed by the chapter's solution and check cells.
+
+    Run with the student's exercise cells skipped, it executes every code cell of both editions.
+    """
+    combined = copy.deepcopy(student)
+    combined["cells"].append({"cell_type": "markdown", "metadata": {},
+                              "id": "colab-check-solutions",
+                              "source": "The chapter's solutions and their checks (colab-check)."})
+    for exercise in exercises:
+        for role in ("solution", "check"):
+            cell = copy.deepcopy(chapter["cells"][exercise[role]])
+            cell["id"] = f"colab-check-{role}-{exercise['solution']}"
+            combined["cells"].append(cell)
+    return combined
+
+
 def prepare_notebooks(work: Path) -> list[tuple[str, Path, list[int]]]:
-    """Copy the chapters and generate the student edition into ``work``.
+    """Generate the student edition into ``work``, and one notebook per chapter covering both.
 
     Returns ``(label, path, cells to skip)`` for every notebook to run.
     """
@@ -510,25 +533,27 @@ def prepare_notebooks(work: Path) -> list[tuple[str, Path, list[int]]]:
     import make_student
 
     jobs = []
-    (work / "chapters").mkdir()
-    for path in chapter_notebooks():
-        shutil.copy2(path, work / "chapters" / path.name)
-        jobs.append((f"chapters/{path.name}", work / "chapters" / path.name, []))
     out = work / "student" / "chapters"
     _run([sys.executable, str(Path(make_student.__file__)), "--out", str(out)],
          "generating the student edition")
+    (work / "chapters").mkdir()
     for path in chapter_notebooks():
+        chapter = json.loads(path.read_text(encoding="utf-8"))
         student = json.loads((out / path.name).read_text(encoding="utf-8"))
         skip = exercise_cells(student)
-        expected = len(make_student.find_exercises(json.loads(path.read_text(encoding="utf-8"))))
-        if len(skip) != 2 * expected:
+        exercises = make_student.find_exercises(chapter)
+        if len(skip) != 2 * len(exercises):
             raise SystemExit(f"colab-check: student/{path.name} has {len(skip) // 2} exercise "
-                             f"stubs but chapters/{path.name} has {expected} coding exercises")
-        jobs.append((f"student/{path.name}", out / path.name, skip))
+                             f"stubs but chapters/{path.name} has {len(exercises)} coding "
+                             "exercises")
+        target = work / "chapters" / path.name
+        target.write_text(json.dumps(both_editions(student, chapter, exercises), indent=1),
+                          encoding="utf-8")
+        jobs.append((f"chapters/{path.name} + student edition", target, skip))
     return jobs
 
 
-def check(ref: str | None, keep: bool) -> int:
+def check(ref: str | None, keep: bool, jobs: int = 2) -> int:
     start = time.perf_counter()
     python_version, pins = read_pins()
     python, how = find_python(python_version)
@@ -562,32 +587,40 @@ def check(ref: str | None, keep: bool) -> int:
     if not where.startswith(str(VENV)):
         raise SystemExit(f"colab-check: nodelib is imported from {where}, not from the venv")
     _say(f"nodelib:     {where}")
-    jobs = prepare_notebooks(work)
+    notebooks = prepare_notebooks(work)
     setup_seconds = time.perf_counter() - start
-    _say(f"Set-up took {setup_seconds:.0f} s. Running {len(jobs)} notebooks in {work} ...")
+    _say(f"Set-up took {setup_seconds:.0f} s. Running {len(notebooks)} notebooks in {work}, "
+         f"{jobs} at a time ...")
 
-    failures = []
-    for label, path, skip in jobs:
-        result = _execute(venv_python, path, skip, env)
-        note = f" ({len(skip) // 2} exercise(s) skipped)" if skip else ""
-        _say(f"{'OK  ' if result['ok'] else 'FAIL'} {label:40s} {result['seconds']:6.1f} s{note}")
-        if not result["ok"]:
-            failures.append(_failure_details(label, result))
+    failures, times = [], {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(_execute, venv_python, path, skip, env): (label, skip)
+                   for label, path, skip in notebooks}
+        for future in concurrent.futures.as_completed(futures):
+            (label, skip), result = futures[future], future.result()
+            times[label.split(" ")[0]] = result["seconds"]
+            note = f" ({len(skip) // 2} solution(s) run after the student cells)" if skip else ""
+            _say(f"{'OK  ' if result['ok'] else 'FAIL'} {label:52s} "
+                 f"{result['seconds']:6.1f} s{note}")
+            if not result["ok"]:
+                failures.append(_failure_details(label, result))
     total = time.perf_counter() - start
+    (REPO_ROOT / "_build" / "colab-times.json").write_text(  # for tools/ci_budget.py
+        json.dumps({"jobs": jobs, "notebooks": times}, indent=1), encoding="utf-8")
     stale = verified_problems()
     if stale:
         _say("NOTICE: the chapters' 'Last verified' line disagrees with colab_env.txt; run "
              "`make colab-sync`:\n  " + "\n  ".join(stale))
     if failures:
         _say("\n" + "\n".join(failures))
-        _say(f"colab-check: {len(failures)} of {len(jobs)} notebooks FAILED "
+        _say(f"colab-check: {len(failures)} of {len(notebooks)} notebooks FAILED "
              f"(total {total:.0f} s). Executed notebooks are in {work}")
         return 1
     if keep:
         _say(f"Executed notebooks are in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
-    _say(f"colab-check: all {len(jobs)} notebooks ran in the Colab-like environment "
+    _say(f"colab-check: all {len(notebooks)} notebooks ran in the Colab-like environment "
          f"(Python {python_version}, jax {pins['jax']}); total {total:.0f} s.")
     return 0
 
@@ -598,6 +631,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "the Colab cell names")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary folder with the executed notebooks")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="notebooks run at the same time (default: 2)")
     parser.add_argument("--sync-verified", action="store_true",
                         help="write the 'Last verified' line of every chapter from colab_env.txt")
     parser.add_argument("--check-verified", action="store_true",
@@ -619,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = verified_problems()
         print("\n".join(problems) or "'Last verified' lines agree with colab_env.txt.")
         return 1 if problems else 0
-    return check(args.ref, args.keep)
+    return check(args.ref, args.keep, args.jobs)
 
 
 if __name__ == "__main__":

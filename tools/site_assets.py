@@ -1,88 +1,85 @@
 """Prepare the browser assets that the book serves itself, so that the site works offline.
 
-MathJax is not loaded from a CDN: `make book` (and the repository test that builds the book)
-run this script, which
+MathJax is not loaded from a CDN. `make book` (and the repository test that builds the book) run
+this script, which copies MathJax 3's `es5/tex-chtml.js` bundle, with the files it loads on
+demand (CHTML fonts, TeX extensions, the accessibility and menu components), into
+`_vendor/mathjax/`. The copy comes from the Python package `django-static-mathjax` (a plain
+copy of the MathJax release, despite its name: it needs neither Django nor Node.js), which
+requirements.txt installs into .venv, so building the book needs Python and make only.
 
-1. installs the npm packages pinned in package.json / package-lock.json into node_modules/
-   with `npm ci`, when node_modules/ is missing or older than the lock file;
-2. copies MathJax 3's `es5/tex-chtml.js` bundle, with the files it loads on demand (CHTML fonts,
-   TeX extensions, the accessibility and menu components), into `_vendor/mathjax/`.
+`_config.yml` adds `_vendor` to Sphinx's `html_extra_path` and sets
+`mathjax_path: ../mathjax/tex-chtml.js`, so the built pages load `<site>/mathjax/tex-chtml.js`.
 
-`_config.yml` adds `_vendor` to Sphinx's `html_static_path` and sets
-`mathjax_path: mathjax/tex-chtml.js`, so the built pages load `_static/mathjax/tex-chtml.js`.
-node_modules/ also holds axe-core, which `tools/site_check.py` injects into every page.
+The browser check (`make site-check`) also needs axe-core, from npm (package.json); that is
+installed by the Makefile, not here.
 
-Usage: python tools/site_assets.py [--root DIR]
+Usage: .venv/bin/python tools/site_assets.py [--root DIR]
 """
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = "_vendor"
+DISTRIBUTION = "django-static-mathjax"  # the PyPI package that ships MathJax
+MATHJAX_VERSION = "3.2.2"               # the MathJax release it must contain (3.2.2.x)
 # What the tex-chtml bundle needs next to it: fonts, TeX extensions that `autoload` fetches
 # (e.g. \boldsymbol, \cancel), and the components the MathJax menu loads when a reader asks.
 MATHJAX_FILES = ["tex-chtml.js"]
 MATHJAX_DIRS = ["output/chtml/fonts", "input/tex/extensions", "a11y", "sre", "ui"]
 
-NO_NPM = (
-    "npm was not found. Building the book needs Node.js and npm (any Node.js >= 18) to install "
-    "MathJax, which the site serves itself: install them (Debian/Ubuntu: `apt-get install nodejs "
-    "npm`; macOS: `brew install node`; or see nodejs.org) and run the command again."
+NOT_INSTALLED = (
+    f"the Python package {DISTRIBUTION} (MathJax {MATHJAX_VERSION}) is not installed in this "
+    f"environment ({sys.executable}). Run `make venv`, which installs requirements.txt, or "
+    f"`pip install {DISTRIBUTION}=={MATHJAX_VERSION}.*`, and run the command again."
 )
 
 
 class AssetsError(RuntimeError):
-    """The assets cannot be prepared (npm missing or failing)."""
+    """The assets cannot be prepared (the MathJax package is missing or not the right one)."""
 
 
-def npm_install_needed(root: Path) -> bool:
-    """True when node_modules/ is missing or older than package.json / package-lock.json."""
-    marker = root / "node_modules" / ".package-lock.json"  # written by every npm ci
-    if not marker.is_file():
-        return True
-    newest = max((root / name).stat().st_mtime for name in ("package.json", "package-lock.json"))
-    return marker.stat().st_mtime < newest
+def mathjax_source() -> Path:
+    """The folder holding MathJax's `es5/` build, inside the installed Python package."""
+    try:
+        version = importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise AssetsError(NOT_INSTALLED) from None
+    if not version.startswith(MATHJAX_VERSION):
+        raise AssetsError(f"{DISTRIBUTION} {version} is installed, but the site is tested with "
+                          f"MathJax {MATHJAX_VERSION}: run `make venv` (requirements.txt pins it)")
+    spec = importlib.util.find_spec("mathjax")  # the import name of the package
+    if spec is None or not spec.submodule_search_locations:
+        raise AssetsError(NOT_INSTALLED)
+    source = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
+    if not (source / "es5" / MATHJAX_FILES[0]).is_file():
+        raise AssetsError(f"{source / 'es5' / MATHJAX_FILES[0]} is missing: reinstall "
+                          f"{DISTRIBUTION} (`.venv/bin/pip install --force-reinstall "
+                          f"{DISTRIBUTION}=={version}`)")
+    return source
 
 
-def npm_ci(root: Path) -> None:
-    """Run `npm ci` in root; raise AssetsError, saying what to install, if npm is absent."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise AssetsError(NO_NPM)
-    command = [npm, "ci", "--no-audit", "--no-fund"]
-    print(f"site assets: {' '.join(command[1:])} (package-lock.json is newer than node_modules/)")
-    result = subprocess.run(command, cwd=root, check=False)
-    if result.returncode != 0:
-        raise AssetsError(f"`npm ci` failed in {root} (exit {result.returncode})")
-    (root / "node_modules" / ".package-lock.json").touch()
-
-
-def copy_mathjax(root: Path) -> Path:
-    """Copy MathJax's tex-chtml bundle and what it loads into <root>/_vendor/mathjax/."""
-    source = root / "node_modules" / "mathjax" / "es5"
+def copy_mathjax(root: Path, source: Path) -> Path:
+    """Copy MathJax's tex-chtml bundle and what it loads from `source` into <root>/_vendor/."""
     target = root / VENDOR / "mathjax"
-    if not (source / MATHJAX_FILES[0]).is_file():
-        raise AssetsError(f"{source / MATHJAX_FILES[0]} is missing: run `npm ci` in {root}")
     if target.exists():
         shutil.rmtree(target)
     for name in MATHJAX_DIRS:
-        shutil.copytree(source / name, target / name)
-    shutil.copy(source.parent / "LICENSE", target / "LICENSE")
+        shutil.copytree(source / "es5" / name, target / name)
+    shutil.copy(source / "LICENSE", target / "LICENSE")
     for name in MATHJAX_FILES:  # copied last, with a fresh mtime: make's target is tex-chtml.js
-        shutil.copy(source / name, target / name)
+        shutil.copy(source / "es5" / name, target / name)
     return target
 
 
 def prepare(root: Path = ROOT) -> Path:
-    """Install the npm packages if needed and copy MathJax; return the MathJax folder."""
-    if npm_install_needed(root):
-        npm_ci(root)
-    return copy_mathjax(root)
+    """Copy MathJax into <root>/_vendor/mathjax/; return that folder."""
+    return copy_mathjax(root, mathjax_source())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     except AssetsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"site assets: MathJax copied to {target.relative_to(args.root.resolve())}/")
+    print(f"site assets: MathJax {importlib.metadata.version(DISTRIBUTION)} copied to "
+          f"{target.relative_to(args.root.resolve())}/")
     return 0
 
 

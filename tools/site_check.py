@@ -13,6 +13,11 @@ page by page:
 - **maths**: MathJax is loaded from the site (not a CDN), ``MathJax.startup.promise`` resolves,
   every math node of the page (``div.math, span.math``) holds an ``mjx-container``, the number
   of ``mjx-container`` equals the number of math nodes, and there is no ``mjx-merror``;
+- **formula width**: at the desktop width of the check (a 1280-pixel-wide window) no display
+  formula is wider than its box: MathJax gives a display formula a horizontal scroll bar that
+  hides its right end past the edge with no visible cue, so a long formula must be split over
+  lines (``aligned``). Checked after the solutions are opened, so formulas in solutions count;
+  at phone width scrolling is acceptable and not checked;
 - **images**: every ``<img>`` loaded (``complete && naturalWidth > 0``) and has real alt text
   (not empty, not the file name, not a placeholder such as "png", "image" or "figure");
 - **links**: every link to the site itself (``<a href>`` and ``<link href>``: next/previous,
@@ -179,6 +184,7 @@ class PageResult:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     math: tuple[int, int] = (0, 0)        # (typeset containers, math nodes)
+    wide_math: int = 0                    # display formulas wider than their box
     images: tuple[int, int] = (0, 0)      # (good, total)
     links: int = 0                        # distinct internal links checked
     solutions: int = 0
@@ -245,6 +251,35 @@ def check_math(page, result: PageResult, base: str) -> None:
         result.failures.append(f"math not typeset: {text!r}")
     for error in math["errors"][:5]:
         result.failures.append(f"MathJax error (mjx-merror): {error!r}")
+
+
+JS_WIDE_MATH = """() => {
+  const items = Array.from(MathJax.startup.document.math || []);
+  const tex = (c) => ((items.find(m => m.typesetRoot === c) || {}).math || '').trim();
+  return Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+    .filter(c => c.clientWidth > 0)
+    .map(c => {
+      const math = c.querySelector('mjx-math');
+      const inner = math ? math.getBoundingClientRect().width : 0;
+      return {overflow: Math.max(c.scrollWidth - c.clientWidth, inner - c.clientWidth),
+              box: c.clientWidth, tex: tex(c).replace(/\\s+/g, ' ').slice(0, 80),
+              where: (c.closest('[id]') || {}).id || ''};
+    })
+    .filter(m => m.overflow > 1);
+}"""
+
+
+def check_math_width(page, result: PageResult) -> None:
+    """No display formula is wider than its box (it would scroll, hiding its right end)."""
+    if not page.evaluate("() => !!(window.MathJax && MathJax.startup && MathJax.startup.document)"):
+        return
+    wide = page.evaluate(JS_WIDE_MATH)
+    result.wide_math = len(wide)
+    for math in wide:
+        result.failures.append(
+            f"display formula {math['overflow']:.0f} px wider than its {math['box']} px box "
+            f"(in #{math['where']}): split it over lines with \\begin{{aligned}}; "
+            f"its TeX: {math['tex']}")
 
 
 def check_images(page, result: PageResult) -> None:
@@ -371,6 +406,7 @@ def check_page(context, site: Path, base: str, config: dict, page_path: str,
         check_colab(page, result, config, site)
         check_links(page, result, site, base)
         check_solutions(page, result)
+        check_math_width(page, result)
         check_axe(page, result)
     except Exception as error:  # noqa: BLE001 - report it as this page's failure, go on
         result.failures.append(f"check aborted: {type(error).__name__}: {error}")
@@ -384,7 +420,7 @@ def check_page(context, site: Path, base: str, config: dict, page_path: str,
 
 def summary_line(r: PageResult) -> str:
     status = "FAIL" if r.failures else "ok  "
-    return (f"{status} {r.page:<34} math {r.math[0]:>3}/{r.math[1]:<3}"
+    return (f"{status} {r.page:<34} math {r.math[0]:>3}/{r.math[1]:<3} wide {r.wide_math}"
             f" img {r.images[0]}/{r.images[1]}"
             f"  links {r.links:>3}  solutions {r.solutions}  colab {r.colab:<4}"
             f"  axe {r.axe_content} (theme {len(r.axe_theme)})  {r.seconds:4.1f}s")

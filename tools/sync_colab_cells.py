@@ -8,7 +8,7 @@ single source of truth.
 
 Usage::
 
-    python tools/sync_colab_cells.py          # rewrite the cell in chapters/ and appendix/ notebooks
+    python tools/sync_colab_cells.py          # rewrite the cell in chapters/, appendix/ notebooks
     python tools/sync_colab_cells.py --check  # change nothing; exit 1 and list what disagrees
 
 Notebooks are written back as JSON with one-space indentation, non-ASCII characters kept and a
