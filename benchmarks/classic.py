@@ -9,7 +9,8 @@ the same tolerances. Prints one Markdown section on stdout, progress on stderr.
 
     .venv/bin/python benchmarks/classic.py [--quick]
 """
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from functools import partial
 
 import jax
@@ -23,13 +24,29 @@ import scipy.integrate  # noqa: E402
 import scipy.linalg  # noqa: E402
 import torch  # noqa: E402
 import torchdiffeq  # noqa: E402
+from common import (  # noqa: E402
+    QUICK,
+    EvalCounter,
+    Stopwatch,
+    failure,
+    fmt_bytes,
+    fmt_ratio,
+    fmt_sci,
+    fmt_seconds,
+    fresh_compile,
+    geomean,
+    interleaved_medians,
+    log,
+    markdown_table,
+    quiet_callback_errors,
+    target,
+    warm_up,
+    work_precision_figure,
+)
 from jax.experimental.ode import odeint as jax_odeint  # noqa: E402
 from jax.flatten_util import ravel_pytree  # noqa: E402
 
 import nodelib  # noqa: E402
-from common import (QUICK, EvalCounter, fmt_bytes, fmt_ratio, fmt_sci, fmt_seconds,  # noqa: E402
-                    failure, fresh_compile, geomean, interleaved_medians, log, markdown_table,
-                    quiet_callback_errors, Stopwatch, target, warm_up)
 
 TOLS = (1e-3, 1e-6) if QUICK else (1e-3, 1e-6, 1e-9)
 F32_TOLS = (1e-3,) if QUICK else (1e-3, 1e-6)
@@ -302,7 +319,8 @@ def measure_forward(pb, tol, dtype, ref):
 
 GRAD_METHODS = {
     "nodelib adjoint": lambda f, pb, tol: nodelib_solve(f, pb, tol, jnp.float64, "adjoint"),
-    "nodelib backprop": lambda f, pb, tol: nodelib_solve(f, pb, tol, jnp.float64, "backprop"),
+    "nodelib checkpoint": lambda f, pb, tol: nodelib_solve(f, pb, tol, jnp.float64,
+                                                           "checkpoint"),
     "jax.experimental.ode": lambda f, pb, tol: jax_ode_solve(f, pb, tol, jnp.float64),
     "diffrax RecursiveCheckpoint": lambda f, pb, tol: diffrax_solve(
         f, pb, tol, jnp.float64, diffrax.RecursiveCheckpointAdjoint()),
@@ -437,7 +455,7 @@ def gradient_notes(pbs, all_grads):
     """What the gradient table shows about the continuous adjoint at NOTE_TOL."""
     grads = {name: g for (name, tol), g in all_grads.items() if tol == NOTE_TOL}
     backsolve = ("nodelib adjoint", "jax.experimental.ode", "diffrax Backsolve")
-    through = ("nodelib backprop", "diffrax RecursiveCheckpoint")
+    through = ("nodelib checkpoint", "diffrax RecursiveCheckpoint")
     failed = [pb.name for pb in pbs if isinstance(grads[pb.name]["nodelib adjoint"]["error"], str)]
     if not failed:
         return []
@@ -458,13 +476,81 @@ def gradient_notes(pbs, all_grads):
     return lines
 
 
+def work_precision_figures(pbs, grads):
+    """Error against time, one line per library or gradient method across the tolerances."""
+    fwd = {}
+    for pb in pbs:
+        base = {tol: pb.results[("float64", tol)]["nodelib dopri5"].get("time_abs")
+                for tol in TOLS}
+        lines = {}
+        for name in FWD_ORDER:
+            lines[name] = [(_abs_time(pb.results[("float64", tol)].get(name), base[tol]),
+                            _num(pb.results[("float64", tol)].get(name, {}).get("error", "n/a")))
+                           for tol in TOLS]
+        fwd[pb.name] = lines
+    grad = {pb.name: {m: [(grads[(pb.name, tol)][m]["time"],
+                           _num(grads[(pb.name, tol)][m]["error"])) for tol in GRAD_TOLS]
+                      for m in GRAD_METHODS} for pb in pbs}
+    tols = ", ".join(f"{t:g}" for t in TOLS)
+    return "\n\n".join([
+        work_precision_figure(
+            "work_precision_classic", fwd, "forward time (s)", "error of y(t1)",
+            f"Forward solves, float64, rtol = atol = {tols}",
+            "Work-precision diagrams, one panel per classic problem: the error of y(t1) against "
+            "the time of a solve, one line per library with one point per tolerance. Lower "
+            "and further left is better."),
+        work_precision_figure(
+            "work_precision_classic_gradients", grad, "gradient time (s)",
+            "relative gradient error",
+            f"Gradients, float64, rtol = atol = {tols}",
+            "Work-precision diagrams of the gradients, one panel per classic problem: the "
+            "gradient's relative error against its time, one line per library and gradient "
+            "method with one point per tolerance. Methods that failed at a tolerance have no "
+            "point there.")])
+
+
+def _abs_time(r, base):
+    if not r or r.get("time") is None or base is None:
+        return None
+    return r["time"] * base
+
+
+def checkpoint_targets(pbs, grads):
+    """nodelib's checkpointed gradient against diffrax's RecursiveCheckpointAdjoint."""
+    mine, peer = "nodelib checkpoint", "diffrax RecursiveCheckpoint"
+    time, mem, err = [], [], []
+    for pb in pbs:
+        for tol in GRAD_TOLS:
+            a, b = grads[(pb.name, tol)][mine], grads[(pb.name, tol)][peer]
+            label = f"{pb.name} {tol:g}"
+            if a["time"] is not None and b["time"] is not None:
+                time.append((a["time"] / b["time"], label))
+            if a["memory"] and b["memory"]:
+                mem.append((a["memory"] / b["memory"], label))
+            if not isinstance(a["error"], str) and not isinstance(b["error"], str):
+                err.append((a["error"] / b["error"] if b["error"] > 0 else float("nan"), label))
+
+    def line(what, vals, limit):
+        if not vals:
+            return f"- {what}: not measured"
+        worst, where = max(vals)
+        within = sum(v <= limit for v, _ in vals)
+        return target(f"{what} ≤ {limit:g}× diffrax's RecursiveCheckpointAdjoint: at most "
+                      f"{worst:.2f} ({where}), geometric mean {geomean([v for v, _ in vals]):.2f}, "
+                      f"within in {within} of {len(vals)} cases", within == len(vals))
+
+    return [line("checkpoint gradient time", time, 1.0),
+            line("checkpoint compiled memory", mem, 1.0),
+            line("checkpoint gradient error", err, 1.1)]
+
+
 def gradient_rows(pbs, grads, tol):
     rows = []
     for pb in pbs:
         res = grads[(pb.name, tol)]
         base = res["nodelib adjoint"]
-        # Times are ratios to nodelib's adjoint; where it failed, to nodelib's backprop.
-        tbase = "nodelib adjoint" if base["time"] is not None else "nodelib backprop"
+        # Times are ratios to nodelib's adjoint; where it failed, to nodelib's checkpoint.
+        tbase = "nodelib adjoint" if base["time"] is not None else "nodelib checkpoint"
         for name, r in res.items():
             error = r["error"] if isinstance(r["error"], str) else fmt_sci(r["error"])
             t0 = res[tbase]["time"]
@@ -567,7 +653,7 @@ def report(pbs, grads, arenstorf_row):
               "a program never compiled before, in brackets as a ratio to nodelib's adjoint. "
               "**memory**: temporary bytes of the compiled gradient (XLA memory analysis), in "
               "brackets as a ratio to nodelib's adjoint. \\* marks a time that is a ratio to "
-              "nodelib's backprop, where nodelib's adjoint failed."]
+              "nodelib's checkpoint, where nodelib's adjoint failed."]
     for tol in GRAD_TOLS:
         lines += ["", f"#### rtol = atol = {tol:g}", "",
                   markdown_table(["problem", "method", "gradient error",
@@ -575,6 +661,7 @@ def report(pbs, grads, arenstorf_row):
                                  gradient_rows(pbs, grads, tol), align="llrrrr")]
 
     lines += gradient_notes(pbs, grads)
+    lines += ["", work_precision_figures(pbs, grads)]
 
     # Targets.
     nl_rej = arenstorf_row["nodelib dopri5"][1] if arenstorf_row else None
@@ -588,6 +675,7 @@ def report(pbs, grads, arenstorf_row):
                      f"(geometric mean over the tolerances) is {per_pb[worst_pb]:.2f} "
                      f"({worst_pb}); the largest single (problem, tolerance) ratio is "
                      f"{worst_cell:.2f}", per_pb[worst_pb] <= 2.0)]
+    lines += checkpoint_targets(pbs, grads)
     if arenstorf_row is not None:
         lines += [target(f"Arenstorf at {ARENSTORF_TOL:g}: at most {HAIRER_NFE} evaluations "
                          f"(Hairer's DOPRI5): nodelib takes {nl_nfe}", nl_nfe <= HAIRER_NFE),

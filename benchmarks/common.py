@@ -298,3 +298,57 @@ def neural_problem(sizes, batch, dtype, seed=0):
     def f(t, y, params):
         return jax.vmap(lambda x: mlp(params, x))(y)  # (batch, dim)
     return f, params, y0
+
+
+# --- figures --------------------------------------------------------------------------------
+
+RESULTS_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent / "appendix" / "results"
+
+
+def work_precision_figure(name, panels, xlabel, ylabel, title, alt):
+    """Save a grid of log-log work-precision panels as appendix/results/<name>.png.
+
+    Args:
+        name: file name without suffix.
+        panels: dict panel title -> dict method -> list of (x, y) points (one per tolerance,
+            in tolerance order); points with a missing or non-positive value are left out.
+        xlabel, ylabel, title: axis labels and figure title.
+        alt: alt text of the figure.
+
+    Returns:
+        The MyST figure block that shows it from appendix/benchmarks.md.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    methods = sorted({m for lines in panels.values() for m in lines})
+    styles = {m: (f"C{i % 10}", "osD^vP*Xh"[i % 9]) for i, m in enumerate(methods)}
+    for ax, (panel, lines) in zip(axes.flat, panels.items()):
+        for method, points in lines.items():
+            pts = [(x, y) for x, y in points
+                   if x is not None and y is not None and np.isfinite(x) and np.isfinite(y)
+                   and x > 0 and y > 0]
+            if pts:
+                color, marker = styles[method]
+                ax.loglog(*zip(*pts), marker=marker, color=color, label=method, lw=1.2, ms=5)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    handles = [plt.Line2D([], [], color=styles[m][0], marker=styles[m][1], label=m)
+               for m in methods]
+    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(methods)), fontsize=9,
+               frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(methods) > 4), 1, 0.97))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    fig.savefig(RESULTS_DIR / f"{name}.png", dpi=110)
+    plt.close(fig)
+    return "\n".join(["```{figure} results/" + name + ".png", f":alt: {alt}", ":width: 100%",
+                      "", title, "```"])

@@ -21,13 +21,28 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torchdiffeq  # noqa: E402
+from common import (  # noqa: E402
+    QUICK,
+    EvalCounter,
+    Stopwatch,
+    failure,
+    fmt_bytes,
+    fmt_ratio,
+    fresh_compile,
+    geomean,
+    interleaved_medians,
+    log,
+    markdown_table,
+    neural_problem,
+    quiet_callback_errors,
+    round_ratio_quartiles,
+    target,
+    warm_up,
+    work_precision_figure,
+)
 from jax.experimental.ode import odeint as jax_odeint  # noqa: E402
 
 import nodelib  # noqa: E402
-from common import (QUICK, EvalCounter, Stopwatch, failure, fmt_bytes, fmt_ratio,  # noqa: E402
-                    fresh_compile, geomean, interleaved_medians, log, markdown_table,
-                    neural_problem, quiet_callback_errors, round_ratio_quartiles, target,
-                    warm_up)
 
 # (name, layer sizes, batch, t1): each solve takes tens of steps at 1e-6.
 CONFIGS = [("small, batch 1", (2, 64, 2), 1, 8.0),
@@ -66,7 +81,8 @@ def solvers(f, t1, tol, dtype):
             stepsize_controller=diffrax.PIDController(rtol=tol, atol=tol), adjoint=adjoint).ys[-1]
 
     forward = {"nodelib": nl, "jax.experimental.ode": jode, "diffrax": dfx}
-    gradient = {"nodelib adjoint": nl, "jax.experimental.ode": jode,
+    gradient = {"nodelib adjoint": nl, "nodelib checkpoint": partial(nl, gradient="checkpoint"),
+                "jax.experimental.ode": jode,
                 "diffrax RecursiveCheckpoint": dfx,
                 "diffrax Backsolve": partial(dfx, adjoint=diffrax.BacksolveAdjoint())}
     return forward, gradient
@@ -94,8 +110,9 @@ def reference(f, params, y0, t1):
 
     out = {}
     for tol in (REF_TOL, REF_CHECK_TOL):
-        run = jax.jit(jax.value_and_grad(lambda p, y0: loss_of(solve(y0, p, tol)), has_aux=False))
-        y1 = jax.jit(lambda y0, p: solve(y0, p, tol))(y0, params)
+        solve_at = partial(solve, tol=tol)
+        run = jax.jit(jax.value_and_grad(lambda p, y0, solve_at=solve_at: loss_of(solve_at(y0, p))))
+        y1 = jax.jit(solve_at)(y0, params)
         out[tol] = (np.asarray(y1), _flat(jax.tree_util.tree_leaves(run(params, y0)[1])))
     (y1, g), (y1c, gc) = out[REF_TOL], out[REF_CHECK_TOL]
     drift = max(_relerr(y1c, y1), _relerr(gc, g))
@@ -191,7 +208,8 @@ def measure(config, dtype_name, tol):
     nl_fwd = timed_fwd.get("nodelib")
     timed_grad = compile_count_time(gr, counter, {m: grad_of(fresh()[1][m]) for m in grad},
                                     {m: counted[("grad", m)] for m in grad}, (params, y0), 3.0)
-    fwd_nfe = {"nodelib adjoint": "nodelib", "jax.experimental.ode": "jax.experimental.ode",
+    fwd_nfe = {"nodelib adjoint": "nodelib", "nodelib checkpoint": "nodelib",
+               "jax.experimental.ode": "jax.experimental.ode",
                "diffrax RecursiveCheckpoint": "diffrax", "diffrax Backsolve": "diffrax"}
     for m, r in gr.items():
         if "out" in r:                       # the gradient program ran: split its count
@@ -259,6 +277,13 @@ TARGETS = [
     ("gradient compile time vs diffrax (RecursiveCheckpointAdjoint)", "cgrad",
      "diffrax RecursiveCheckpoint", 0.5),
     ("gradient compile time vs diffrax (BacksolveAdjoint)", "cgrad", "diffrax Backsolve", 0.5),
+    # nodelib's checkpointed gradient (gradient="checkpoint") against the peers' exact ones.
+    ("checkpoint gradient time vs diffrax (RecursiveCheckpointAdjoint)", "grad_ckpt",
+     "diffrax RecursiveCheckpoint", 1.0),
+    ("checkpoint gradient memory vs diffrax (RecursiveCheckpointAdjoint)", "mem_ckpt",
+     "diffrax RecursiveCheckpoint", 1.0),
+    ("checkpoint gradient compile time vs jax.experimental.ode", "cgrad_ckpt",
+     "jax.experimental.ode", 1.0),
 ]
 
 
@@ -266,8 +291,11 @@ def comparisons(cases, kind, peer):
     """[(case, nodelib ÷ peer, nodelib's record, peer's record)] over the cases."""
     out = []
     for (cname, dtype, tol), (fw, gr) in cases.items():
-        res, nl = (fw, "nodelib") if kind.endswith("fwd") else (gr, "nodelib adjoint")
-        field = "compile" if kind.startswith("c") else "time"
+        if kind.endswith("fwd"):
+            res, nl = fw, "nodelib"
+        else:
+            res, nl = gr, "nodelib checkpoint" if kind.endswith("_ckpt") else "nodelib adjoint"
+        field = {"c": "compile", "m": "memory"}.get(kind[0], "time")
         a, b = res[nl], res[peer]
         out.append((f"{cname}, {dtype}, {tol:.0e}", _div(a.get(field), b.get(field)), a, b))
     return out
@@ -283,7 +311,7 @@ def target_lines(cases):
         worst_case, worst, wa, wb = max(vals, key=lambda cvab: cvab[1])
         missed = [(c, v, a, b) for c, v, a, b in vals if v > limit]
         spread = ""
-        if kind in ("fwd", "grad") and wa.get("rounds") and wb.get("rounds"):
+        if kind[0] not in "cm" and wa.get("rounds") and wb.get("rounds"):
             q1, q3 = round_ratio_quartiles(wa["rounds"], wb["rounds"])
             spread = f"; its per-round ratios lie between {q1:.2f} and {q3:.2f} (quartiles)"
         lines.append(target(
@@ -304,7 +332,9 @@ def explain(kind, missed):
     """Split a missed time ratio into evaluations and time per evaluation, or a missed
     compile ratio into tracing, XLA compilation and program size."""
     g = lambda xs: fmt_ratio(geomean(xs))
-    if kind in ("fwd", "grad"):
+    if kind.startswith("m"):
+        return "memory is measured, not explained (XLA's memory analysis of each program)."
+    if kind[0] != "c":
         nfe = (lambda r: r.get("nfe")) if kind == "fwd" else \
             (lambda r: None if r.get("nfe_bwd") is None else r["nfe_fwd"] + r["nfe_bwd"])
         pairs = [(v, nfe(a), nfe(b)) for _, v, a, b in missed if nfe(a) and nfe(b)]
@@ -383,10 +413,37 @@ def report(cases):
                               "time ÷ nodelib adjoint", "compile ÷ nodelib adjoint",
                               "memory (÷ nodelib adjoint)", "error"], grad_rows,
                              align="llrrrrrr")]
-    lines += ["", compile_breakdown(cases)]
+    lines += ["", compile_breakdown(cases), "", neural_figures(cases)]
     lines += ["", "**Targets** (each in every case above; figures are nodelib ÷ peer)", ""]
     lines += target_lines(cases)
     return "\n".join(lines)
+
+
+def neural_figures(cases):
+    """Work-precision diagrams: error against time across the float64 tolerances."""
+    fwd, grad = {}, {}
+    for (cname, dtype, _tol), (fw, gr) in cases.items():
+        if dtype != "float64":
+            continue
+        for panels, res in ((fwd, fw), (grad, gr)):
+            for m, r in res.items():
+                panels.setdefault(cname, {}).setdefault(m, []).append(
+                    (r.get("time"), r.get("error")))
+    tols = ", ".join(f"{t:g}" for t in TOLS["float64"])
+    return "\n\n".join([
+        work_precision_figure(
+            "work_precision_neural", fwd, "forward time (s)", "relative error of y(t1)",
+            f"Neural vector fields, forward solves, float64, rtol = atol = {tols}",
+            "Work-precision diagrams, one panel per neural vector field: the relative error "
+            "of y(t1) against the time of a forward solve, one line per library with one "
+            "point per tolerance. Lower and further left is better."),
+        work_precision_figure(
+            "work_precision_neural_gradients", grad, "gradient time (s)",
+            "relative gradient error",
+            f"Neural vector fields, gradients, float64, rtol = atol = {tols}",
+            "Work-precision diagrams of the gradients, one panel per neural vector field: the "
+            "relative error of the parameter gradient against its time, one line per library "
+            "and gradient method with one point per tolerance.")])
 
 
 def compile_breakdown(cases):

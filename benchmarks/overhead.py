@@ -16,11 +16,21 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from common import (  # noqa: E402
+    QUICK,
+    EvalCounter,
+    Stopwatch,
+    fmt_ratio,
+    interleaved_medians,
+    log,
+    markdown_table,
+    neural_problem,
+    round_ratio_quartiles,
+    target,
+)
 from jax import lax  # noqa: E402
 
 import nodelib  # noqa: E402
-from common import (QUICK, EvalCounter, Stopwatch, fmt_ratio, interleaved_medians,  # noqa: E402
-                    log, markdown_table, neural_problem, round_ratio_quartiles, target)
 
 # (name, layer sizes, batch, t1): about a hundred steps each at rtol = atol = 1e-6.
 FIELDS = [("2-64-2, batch 1", (2, 64, 2), 1, 40.0),

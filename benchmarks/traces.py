@@ -15,10 +15,9 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
+from common import QUICK, Stopwatch, fmt_ratio, interleaved_medians, log, markdown_table  # noqa: E402
 
 import nodelib  # noqa: E402
-from common import (QUICK, Stopwatch, fmt_ratio, interleaved_medians, log,  # noqa: E402
-                    markdown_table)
 from nodelib.models import exact_trace, hutchinson_trace  # noqa: E402
 
 DIMS = (2, 32) if QUICK else (2, 32, 512)

@@ -3,15 +3,14 @@
 Solvers, the adjoint method, model pieces, toy data and exercise checks, in plain JAX.
 """
 # Solvers and gradients: tableaus.py, rk.py, control.py, integrate.py, adjoint.py, api.py
-from .api import AdjointPass, adjoint_pass, odeint
-from .solution import RESULTS, SOLVER_ERRORS, Solution, SolverError
-from .tableaus import DOPRI5, EULER, MIDPOINT, RK4, SOLVERS, ButcherTableau
-from .memory import peak_memory
-
 # Models, data, training, plotting and exercise checks
 from . import checks, data, models, nn, plotting, train
+from .api import AdjointPass, adjoint_pass, odeint
+from .memory import peak_memory
 from .models import augment, cnf_dynamics, cnf_log_density, ode_block
 from .nn import count_params, init_mlp, mlp, resnet, time_mlp
+from .solution import RESULTS, SOLVER_ERRORS, Solution, SolverError
+from .tableaus import DOPRI5, EULER, MIDPOINT, RK4, SOLVERS, ButcherTableau
 from .train import fit
 
 __all__ = [

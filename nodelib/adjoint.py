@@ -67,7 +67,8 @@ def _split_parameters(f, ts, y0, args):
 
     def merge(diff_leaves, fill):
         it_d, it_f = iter(diff_leaves), iter(fill)
-        return jax.tree_util.tree_unflatten(treedef, [next(it_d) if m else next(it_f) for m in mask])
+        leaves = [next(it_d) if m else next(it_f) for m in mask]
+        return jax.tree_util.tree_unflatten(treedef, leaves)
 
     def fc(t, y, diff_leaves):
         a, c = merge(diff_leaves, fixed)
@@ -146,11 +147,13 @@ def backward(fc, cfg, adj_tols, ys, ts, diff, g_ys):
     def interval(carry, i):
         a, a_p, a_t, result, stats, where = carry
         z0 = ravel_pytree((ys[i], a, a_p, a_t))[0]
-        zs, st, res, t_reached = solve(aug_dynamics, z0, jnp.stack([ts[i], ts[i - 1]]), diff, back_cfg)
+        interval_ts = jnp.stack([ts[i], ts[i - 1]])                     # backwards
+        zs, st, res, t_reached = solve(aug_dynamics, z0, interval_ts, diff, back_cfg)
         y_back, a, a_p, a_t = unravel(zs[1])
         lost = (res == SUCCESS) & lost_trajectory(y_back, ys[i - 1], *adj_tols)
         res = jnp.where(lost, ADJOINT_DIVERGED, res)
-        t_bar = jnp.vdot(g_ys[i - 1], fc(ts[i - 1], ys[i - 1], diff))     # g_{i-1} . f(t_{i-1}, y_{i-1})
+        # g_{i-1} . f(t_{i-1}, y_{i-1})
+        t_bar = jnp.vdot(g_ys[i - 1], fc(ts[i - 1], ys[i - 1], diff))
         a_t = jnp.where(i - 1 > 0, a_t - t_bar, a_t)
         stats = jax.tree_util.tree_map(jnp.add, stats, st)
         first_failure = (result == SUCCESS) & (res != SUCCESS)
@@ -162,7 +165,8 @@ def backward(fc, cfg, adj_tols, ys, ts, diff, g_ys):
     T = ts.shape[0]
     t_bar_last = jnp.vdot(g_ys[-1], fc(ts[-1], ys[-1], diff))
     zero = jnp.zeros((), jnp.int32)
-    stats0 = {"nfe": zero, "num_steps": zero, "num_accepted_steps": zero, "num_rejected_steps": zero}
+    stats0 = {"nfe": zero, "num_steps": zero, "num_accepted_steps": zero,
+              "num_rejected_steps": zero}
     init = (g_ys[-1], zeros_p, -t_bar_last, jnp.asarray(SUCCESS, jnp.int32), stats0, ts[:2])
     (a, a_p, a_t, result, stats, where), t_bars = lax.scan(interval, init, jnp.arange(T - 1, 0, -1))
     ts_bar = jnp.concatenate([t_bars[::-1], t_bar_last[None]])          # (T,)

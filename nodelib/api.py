@@ -2,13 +2,12 @@
 gradient method, and raises `SolverError` when a solve fails."""
 import numbers
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-
-from typing import NamedTuple
 
 from .adjoint import _split_parameters, adjoint_solve, backward
 from .integrate import Config, solve
@@ -180,7 +179,8 @@ def _adjoint_pass(f, ys, ts, args, cotangent, cfg, adj_tols):
     ys_flat = jax.vmap(lambda y: ravel_pytree(y)[0])(ys)                 # (T, n)
     g_flat = jax.vmap(lambda g: ravel_pytree(g)[0])(cotangent)           # (T, n)
     fc, diff, unsplit = _split_parameters(f_flat, ts, y0_flat, args)
-    (a0, a_p, a_t), ts_bar, result, stats, where = backward(fc, cfg, adj_tols, ys_flat, ts, diff, g_flat)
+    (a0, a_p, a_t), ts_bar, result, stats, where = backward(fc, cfg, adj_tols, ys_flat, ts,
+                                                            diff, g_flat)
     _, unravel = ravel_pytree(y0)
     grads = {"y0": unravel(a0), "args": unsplit(a_p), "ts": ts_bar.at[0].set(a_t)}
     return grads, stats, result, where
@@ -246,7 +246,8 @@ def _check_vector_field(f, t0, y0, args):
                         "f(t, y, args) (jax.experimental.ode uses f(y, t, *args))") from e
     want, got = jax.tree_util.tree_structure(y0), jax.tree_util.tree_structure(out)
     if want != got:
-        raise ValueError(f"f(t, y, args) must return the structure of y; y is {want}, f returned {got}")
+        raise ValueError(f"f(t, y, args) must return the structure of y; y is {want}, "
+                         f"f returned {got}")
     for a, b in zip(jax.tree_util.tree_leaves(y0), jax.tree_util.tree_leaves(out)):
         if jnp.shape(a) != b.shape:
             raise ValueError(f"f(t, y, args) returned shape {b.shape} for a state of shape "

@@ -7,7 +7,7 @@ reverse-mode must differentiate through the steps (`gradient="backprop"`), a `la
 `max_steps` iterations that skips the work once the solve is done.
 """
 from functools import partial
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,10 +24,10 @@ class Config(NamedTuple):
     tableau: ButcherTableau
     rtol: float
     atol: float
-    dt0: Optional[float]
+    dt0: float | None
     max_steps: int
     differentiable: bool = False      # True: JAX can differentiate the loop (`run_loop`)
-    dtmax: Optional[float] = None     # largest step of an adaptive solver
+    dtmax: float | None = None     # largest step of an adaptive solver
 
 
 # Differentiable loops: the steps are grouped in three nested levels of chunks, the innermost
@@ -91,12 +91,15 @@ def run_loop(cond, body, state, cfg: Config):
         return lax.cond(cond(s), body, lambda s: s, s), None
 
     def repeat(fn, length):
+        def chunk(s, _):
+            return lax.cond(any_in_batch(cond(s)), fn, lambda s: s, s), None
+
         def run(s):
-            return lax.scan(lambda s, _: (lax.cond(any_in_batch(cond(s)), fn, lambda s: s, s), None),
-                            s, None, length=length)[0]
+            return lax.scan(chunk, s, None, length=length)[0]
         return run
 
-    run_inner = jax.checkpoint(lambda s: lax.scan(step, s, None, length=inner)[0], prevent_cse=False)
+    run_inner = jax.checkpoint(lambda s: lax.scan(step, s, None, length=inner)[0],
+                               prevent_cse=False)
     run_middle = jax.checkpoint(repeat(run_inner, middle), prevent_cse=False)
     return repeat(run_middle, outer)(state)
 
@@ -173,8 +176,8 @@ def _solve_fixed(fn, y0, ts, cfg):
 
     def body(s):
         i, k = s["i"], s["k"]
-        dt = widths[i] / n_steps[i]
-        t = ts[i] + k * dt
+        dt = widths[i] / n_steps[i].astype(ts.dtype)
+        t = ts[i] + k.astype(ts.dtype) * dt
         y1, _, _ = rk_step(tab, fn, t, s["y"], dt)
         finite = _all_finite(y1)
         done_interval = k + 1 == n_steps[i]
@@ -190,7 +193,8 @@ def _solve_fixed(fn, y0, ts, cfg):
     init = dict(i=zero, k=zero, y=y0, ys=_empty_outputs(y0, ts), steps=zero,
                 t=ts[0], result=_code(jnp.where(_all_finite(y0), SUCCESS, NONFINITE)))
     s = run_loop(cond, body, init, cfg)
-    result = _code(jnp.where((s["result"] == SUCCESS) & (s["i"] < T - 1), MAX_STEPS_REACHED, s["result"]))
+    short = (s["result"] == SUCCESS) & (s["i"] < T - 1)
+    result = _code(jnp.where(short, MAX_STEPS_REACHED, s["result"]))
     stats = _stats(_code(tab.evals_per_step * s["steps"]), s["steps"], s["steps"])
     return s["ys"], stats, result, s["t"]
 
@@ -232,10 +236,12 @@ def _adaptive_body(fn, ts, cfg):
         else:
             # Dense output: every output time in (t, t1] is interpolated from this step.
             # Most steps pass no output time, and the cond skips the interpolation for them.
-            fill = accepted & (jnp.arange(T, dtype=jnp.int32) >= s["n_out"]) & ((ts - t1) * direction <= 0)   # (T,)
+            pending = jnp.arange(T, dtype=jnp.int32) >= s["n_out"]                  # (T,)
+            fill = accepted & pending & ((ts - t1) * direction <= 0)                # (T,)
 
             def fill_outputs(ys):
-                values = interpolate(dense_coefficients(tab, y, y1, ks, dt), (ts - t) / dt)   # (T, n)
+                coefs = dense_coefficients(tab, y, y1, ks, dt)
+                values = interpolate(coefs, (ts - t) / dt)                         # (T, n)
                 values = jnp.where((ts == t1)[:, None], y1, values)
                 return jnp.where(fill[:, None], values, ys)
 
@@ -282,7 +288,8 @@ def _solve_adaptive(fn, y0, ts, cfg):
         return (s["n_out"] < T) & (s["result"] == SUCCESS) & (s["steps"] < cfg.max_steps)
 
     s = run_loop(cond, _adaptive_body(fn, ts, cfg), init, cfg)
-    result = _code(jnp.where((s["result"] == SUCCESS) & (s["n_out"] < T), MAX_STEPS_REACHED, s["result"]))
+    short = (s["result"] == SUCCESS) & (s["n_out"] < T)
+    result = _code(jnp.where(short, MAX_STEPS_REACHED, s["result"]))
     stats = _stats(_code(nfe0 + tab.evals_per_step * s["steps"]), s["steps"], s["accepted"])
     if T == 2:
         ys = jnp.stack([y0, jnp.where(s["n_out"] == 2, s["y"], jnp.nan)])      # (2, n)

@@ -1,7 +1,6 @@
 """What a solve returns (`Solution`), why it may have failed (`RESULTS`), and `SolverError`."""
-from typing import Any, NamedTuple
-
 from functools import partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +15,8 @@ RESULTS = {
     SUCCESS: ("success", "the solve reached the last output time", ""),
     MAX_STEPS_REACHED: (
         "max_steps_reached",
-        "the solver took max_steps={max_steps} steps and stopped at t={t:.6g}, short of t={target:.6g}",
+        "the solver took max_steps={max_steps} steps and stopped at t={t:.6g}, "
+        "short of t={target:.6g}",
         "Raise max_steps, loosen rtol/atol, or use a larger dt0 with a fixed-step solver. "
         "Needing very many steps often means the problem is stiff or the dynamics have "
         "grown too complex (see the chapter on limitations).",

@@ -14,9 +14,8 @@ They become floating point only when a step uses them, in the dtype of the state
 """
 from dataclasses import dataclass
 from fractions import Fraction as F
-from typing import Optional, Tuple
 
-Row = Tuple[F, ...]
+Row = tuple[F, ...]
 
 
 @dataclass(frozen=True)
@@ -43,10 +42,10 @@ class ButcherTableau:
     name: str
     order: int
     c: Row
-    a: Tuple[Row, ...]
+    a: tuple[Row, ...]
     b: Row
-    b_err: Optional[Row] = None
-    dense: Optional[Row] = None
+    b_err: Row | None = None
+    dense: Row | None = None
     fsal: bool = False
 
     def __post_init__(self):
@@ -59,7 +58,8 @@ class ButcherTableau:
             if len(row) != i:
                 raise ValueError(f"{self.name}: row {i} of a must have {i} entries, has {len(row)}")
             if sum(row, F(0)) != self.c[i]:
-                raise ValueError(f"{self.name}: row {i} of a sums to {sum(row)}, not c[{i}] = {self.c[i]}")
+                raise ValueError(f"{self.name}: row {i} of a sums to {sum(row)}, "
+                                 f"not c[{i}] = {self.c[i]}")
         if sum(self.b, F(0)) != 1:
             raise ValueError(f"{self.name}: weights b sum to {sum(self.b)}, not 1")
         if self.b_err is not None and sum(self.b_err, F(0)) != 0:

@@ -7,6 +7,8 @@ thin adapter for its signature f(y, t, *args). Also: forward mode, Hessians, str
 rank promotion, the largest step, and the checkpointed gradient against an independent
 reference (JAX's own AD through a Python loop over the same steps).
 """
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -87,8 +89,9 @@ def test_hessian_and_hessian_vector_products_agree_across_modes():
     np.testing.assert_allclose(h_adjoint, h_adjoint.T, rtol=1e-6)
     v = jnp.array([0.3, -1.0])
     for gradient in MODES:   # grad of grad (reverse over reverse) and jvp of grad
-        rev_rev = jax.grad(lambda y: jnp.vdot(jax.grad(loss)(y, gradient), v))(y0)
-        fwd_rev = jax.jvp(lambda y: jax.grad(loss)(y, gradient), (y0,), (v,))[1]
+        grad = partial(jax.grad(loss), gradient=gradient)
+        rev_rev = jax.grad(lambda y, grad=grad: jnp.vdot(grad(y), v))(y0)
+        fwd_rev = jax.jvp(grad, (y0,), (v,))[1]
         np.testing.assert_allclose(rev_rev, h_checkpoint @ v, rtol=1e-6)
         np.testing.assert_allclose(fwd_rev, h_checkpoint @ v, rtol=1e-6)
 
@@ -96,8 +99,10 @@ def test_hessian_and_hessian_vector_products_agree_across_modes():
 def test_jitted_grad_of_grad():
     f = lambda t, y, p: -p * y + 0.1 * jnp.sin(t) * y ** 2
     for gradient in MODES:
-        loss = lambda p: jnp.sum(jnp.sin(odeint(f, jnp.array([1.0, 0.5]), jnp.array([0.0, 0.5, 1.0]),
-                                                p, gradient=gradient, **TOL).ys) ** 2)
+        def loss(p, gradient=gradient):
+            ys = odeint(f, jnp.array([1.0, 0.5]), jnp.array([0.0, 0.5, 1.0]), p,
+                        gradient=gradient, **TOL).ys
+            return jnp.sum(jnp.sin(ys) ** 2)
         g2 = jax.jit(jax.grad(jax.grad(loss)))(0.7)
         g1 = jax.grad(loss)
         np.testing.assert_allclose(g2, (g1(0.7 + 1e-5) - g1(0.7 - 1e-5)) / 2e-5, rtol=1e-5)
@@ -128,7 +133,8 @@ def test_vmap_of_grad_matches_separate_grads():
 
 def test_vmap_under_disable_jit():
     with jax.disable_jit():
-        sol = jax.vmap(lambda x0: odeint(lambda t, x, a: x, x0, jnp.array([0.0, 1.0])).ys)(jnp.zeros((5, 2)))
+        solve = lambda x0: odeint(lambda t, x, a: x, x0, jnp.array([0.0, 1.0])).ys
+        sol = jax.vmap(solve)(jnp.zeros((5, 2)))
     assert sol.shape == (5, 2, 2)
 
 

@@ -110,7 +110,8 @@ def test_adjoint_that_loses_the_forward_trajectory_raises():
     final = lambda y0, ts: odeint(decay, y0, ts).ys[-1, 0]
     with pytest.raises(nodelib.SOLVER_ERRORS,
                        match=r"backward solve: solving backwards from t=20, it lost the forward "
-                             r"trajectory: at t=0 .*gradient='checkpoint' \(the exact gradient of the solver's steps\), or add output times"):
+                             r"trajectory: at t=0 .*gradient='checkpoint' \(the exact gradient "
+                             r"of the solver's steps\), or add output times"):
         jax.block_until_ready(jax.grad(final)(Y0, jnp.array([0.0, 20.0])))
     # The fix the message names: output times one unit apart, each restarting the backward solve.
     g = jax.grad(final)(Y0, jnp.linspace(0.0, 20.0, 21))
@@ -210,7 +211,8 @@ def test_error_ratio_is_not_finite_when_the_new_state_is_infinite():
     from nodelib.control import error_ratio
     y0, y_err = jnp.ones(3), jnp.full(3, 1e-9)
     y1 = jnp.array([1.0, jnp.inf, 1.0])
-    assert not np.isfinite(float(jax.jit(error_ratio, static_argnums=(3, 4))(y_err, y0, y1, 1e-6, 1e-6)))
+    jitted = jax.jit(error_ratio, static_argnums=(3, 4))
+    assert not np.isfinite(float(jitted(y_err, y0, y1, 1e-6, 1e-6)))
     assert np.isfinite(float(error_ratio(y_err, y0, jnp.ones(3), 1e-6, 1e-6)))
 
 

@@ -133,7 +133,8 @@ def test_adjoint_pass_reports_backward_cost(params, adjoint_grads):
 
 
 def test_separate_backward_tolerances(params):
-    loose = nodelib.adjoint_pass(mlp_field, Y0, TS, params, **TOL, adjoint_rtol=1e-4, adjoint_atol=1e-4)
+    loose = nodelib.adjoint_pass(mlp_field, Y0, TS, params, **TOL, adjoint_rtol=1e-4,
+                                 adjoint_atol=1e-4)
     tight = nodelib.adjoint_pass(mlp_field, Y0, TS, params, **TOL)
     assert int(loose.backward_stats["nfe"]) < int(tight.backward_stats["nfe"])
     assert int(loose.forward.stats["nfe"]) == int(tight.forward.stats["nfe"])
@@ -194,6 +195,7 @@ def test_backward_failure_names_the_time_reached():
                                      max_steps=60, adjoint_rtol=1e-13, adjoint_atol=1e-13).ys[-1, 0]
     with pytest.raises(nodelib.SOLVER_ERRORS, match=r"backward solve.*short of t=0\b"):
         jax.grad(loss)(jnp.array([1.0]))
-    with pytest.raises(nodelib.SolverError, match=r"stopped at t=(1\.\d+|0\.\d*[1-9]), short of t=0"):
+    with pytest.raises(nodelib.SolverError,
+                       match=r"stopped at t=(1\.\d+|0\.\d*[1-9]), short of t=0"):
         nodelib.adjoint_pass(f, jnp.array([1.0]), jnp.array([0.0, 2.0]), rtol=1e-3, atol=1e-3,
                              max_steps=60, adjoint_rtol=1e-13, adjoint_atol=1e-13)

@@ -35,7 +35,8 @@ def check_resnet_grad(fn):
         for depth in (1, 2, 3, int(rng.integers(4, 9))):
             ws = jnp.asarray(rng.uniform(-0.9, 0.9, depth), dtype)  # (L,)
             x0 = jnp.asarray(rng.uniform(0.5, 2.0), dtype)
-            want = jax.grad(lambda w: _scalar_resnet(w, x0))(ws)[0]
+            # x0=x0 binds this iteration's input (B023: a closure reads its loop variable late)
+            want = jax.grad(lambda w, x0=x0: _scalar_resnet(w, x0))(ws)[0]
             got = call(name, fn, ws, x0)
             hint = "Hint: y = (1 + w_L)...(1 + w_1) x0, so dy/dw_1 keeps every factor but one."
             if depth > 1 and matches(got, jnp.prod(ws[1:]) * x0):
@@ -92,7 +93,8 @@ def check_resnet_forward(fn):
                 hint = "This is a plain network: the skip connection `x + ...` is missing."
         assert_array(f"{name} ({jnp.dtype(dtype).name})", got, _resnet_reference(params, x, step),
                       hint)
-        loss = lambda p, f: jnp.sum(f(p, x, step))  # noqa: E731 - a two-line helper
+        # x=x, step=step bind this iteration's values (B023: closures read loop variables late)
+        loss = lambda p, f, x=x, step=step: jnp.sum(f(p, x, step))  # noqa: E731 - a two-line helper
         got_grad = call(name, jax.grad(loss), params, fn)
         want_grad = jax.grad(loss)(params, _resnet_reference)
         for i, (g, w) in enumerate(zip(got_grad, want_grad)):

@@ -64,8 +64,11 @@ def check_heun_step(fn):
         want = _heun_reference(_test_field, t, y, dt, args)
         hint = _one_step_hint(got, _test_field, t, y, dt, args)
         assert_array(f"{name} ({jnp.dtype(dtype).name})", got, want, hint)
-        jac = call(name, jax.jacfwd(lambda y_: fn(_test_field, t, y_, dt, args)), y)
-        want_jac = jax.jacfwd(lambda y_: _heun_reference(_test_field, t, y_, dt, args))(y)
+        # The default arguments bind this iteration's t, dt and args to each closure (B023).
+        step = lambda y_, t=t, dt=dt, args=args: fn(_test_field, t, y_, dt, args)
+        ref = lambda y_, t=t, dt=dt, args=args: _heun_reference(_test_field, t, y_, dt, args)
+        jac = call(name, jax.jacfwd(step), y)
+        want_jac = jax.jacfwd(ref)(y)
         assert_array(f"the Jacobian of {name} with respect to y", jac, want_jac,
                       "Hint: use jax.numpy operations only, so JAX can differentiate them.")
     passed("check_heun_step passed: values and Jacobian match Heun's method.")

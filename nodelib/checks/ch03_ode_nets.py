@@ -38,10 +38,12 @@ def _reference_odenet(params, x):
 def _assert_close(what, got, want, hint=""):
     """Shape, dtype and values to ODE_TOL (solutions of an adaptive solver are not exact)."""
     got_shape = tuple(np.shape(got))
-    assert got_shape == want.shape, f"{what} has shape {got_shape}; expected {want.shape}. {hint}".strip()
+    assert got_shape == want.shape, (
+        f"{what} has shape {got_shape}; expected {want.shape}. {hint}".strip())
     got_dtype = jnp.asarray(got).dtype
     assert got_dtype == want.dtype, (
-        f"{what} has dtype {got_dtype}; expected {want.dtype} (the dtype of the inputs). {hint}".strip())
+        f"{what} has dtype {got_dtype}; expected {want.dtype} (the dtype of the inputs). "
+        f"{hint}".strip())
     scale = float(np.max(np.abs(np.asarray(want)))) + 1.0
     close = np.allclose(np.asarray(got), np.asarray(want), rtol=ODE_TOL, atol=ODE_TOL * scale)
     assert close, f"{what} is wrong: got {show(got)}, expected {show(want)}. {hint}".strip()
@@ -88,7 +90,8 @@ def check_odenet_forward(fn):
         want = _reference_odenet(params, x)
         _assert_close(f"the output of {name} ({jnp.dtype(dtype).name}, x of shape {x.shape})",
                       got, want, _forward_hint(got, params, x))
-        loss = lambda p, f: jnp.sum(f(p, x))  # noqa: E731 - a two-line helper
+        # x=x binds this iteration's batch (B023: a closure reads its loop variable late)
+        loss = lambda p, f, x=x: jnp.sum(f(p, x))  # noqa: E731 - a two-line helper
         got_grad = call(name, jax.grad(loss), params, fn)
         want_grad = jax.grad(loss)(params, _reference_odenet)
         for i, (g, w) in enumerate(zip(got_grad, want_grad)):

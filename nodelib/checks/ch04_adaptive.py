@@ -46,23 +46,30 @@ def check_bosh3_step(fn):
     tableau, name, rng = _bosh3(), "your bosh3_step", fresh_rng()
     for dtype in dtypes():
         t, y, dt, args = _random_problem(rng, dtype)
-        field = lambda t_, y_: _test_field(t_, y_, args)  # noqa: E731
+        # Default arguments bind this iteration's values to each closure (B023: a closure
+        # reads its loop variables late).
+        field = lambda t_, y_, args=args: _test_field(t_, y_, args)  # noqa: E731
         want_y, want_err, _ = rk_step(tableau, field, t, y, dt)
         got = call(name, fn, _test_field, t, y, dt, args)
         assert isinstance(got, (tuple, list)) and len(got) == 2, (
             f"{name} must return a pair (y3, y_err); got {type(got).__name__}.")
         got_y, got_err = got
-        hint = "Hint: y3 = y + dt (2/9 k1 + 1/3 k2 + 4/9 k3), with k2 at t + dt/2 and k3 at t + 3dt/4."
+        hint = ("Hint: y3 = y + dt (2/9 k1 + 1/3 k2 + 4/9 k3), with k2 at t + dt/2 and k3 at "
+                "t + 3dt/4.")
         y2 = got_y - want_err
         if matches(got_y, y2) and not matches(got_y, want_y):
-            hint = "This is the second-order solution: the step advances with the third-order weights b."
+            hint = ("This is the second-order solution: the step advances with the third-order "
+                    "weights b.")
         assert_array(f"y3 of {name} ({jnp.dtype(dtype).name})", got_y, want_y, hint)
-        err_hint = "Hint: y_err = y3 - y2 = dt * sum_i (b_i - b_hat_i) k_i, with k4 = f(t + dt, y3)."
+        err_hint = ("Hint: y_err = y3 - y2 = dt * sum_i (b_i - b_hat_i) k_i, with "
+                    "k4 = f(t + dt, y3).")
         if matches(got_err, -want_err):
             err_hint = "Your estimate has the wrong sign: return y3 - y2, not y2 - y3."
         assert_array(f"y_err of {name} ({jnp.dtype(dtype).name})", got_err, want_err, err_hint)
-        jac = call(name, jax.jacfwd(lambda y_: fn(_test_field, t, y_, dt, args)[0]), y)
-        want_jac = jax.jacfwd(lambda y_: rk_step(tableau, field, t, y_, dt)[0])(y)
+        step = lambda y_, t=t, dt=dt, args=args: fn(_test_field, t, y_, dt, args)[0]
+        ref = lambda y_, field=field, t=t, dt=dt: rk_step(tableau, field, t, y_, dt)[0]
+        jac = call(name, jax.jacfwd(step), y)
+        want_jac = jax.jacfwd(ref)(y)
         assert_array("the Jacobian of y3 with respect to y", jac, want_jac,
                      "Hint: use jax.numpy operations only, so JAX can differentiate them.")
     passed("check_bosh3_step passed: the third-order solution, its error estimate and its "
