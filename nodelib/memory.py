@@ -2,8 +2,9 @@
 
 Timing a gradient tells you little about memory; asking the compiler does. XLA's memory
 analysis of a compiled function reports how many bytes of temporaries it allocates, which is
-what grows when reverse-mode stores every solver step (`gradient="backprop"`) and stays flat
-for the continuous adjoint (Chen et al. 2018, section 2).
+what grows when reverse mode stores solver steps (like the square root of max_steps for
+`gradient="checkpoint"`) and stays flat for the continuous adjoint (Chen et al. 2018,
+section 2).
 """
 import jax
 

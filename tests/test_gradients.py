@@ -157,18 +157,19 @@ def test_adjoint_memory_is_flat_in_the_number_of_steps():
 
 
 def test_checkpoint_memory_grows_far_below_linearly_in_the_number_of_steps():
-    # 100x the steps: the checkpoints grow like sqrt(max_steps) (6 to 50 saved states) while
-    # the intermediates of one chunk of 16 steps stay; measured 3.1x at 100x the steps.
+    # 100x the steps: the checkpoints grow like sqrt(max_steps) (10 to 100 saved states) while
+    # the intermediates of one chunk of 4 steps stay; measured 4.1x.
     small, large = _grad_memory("checkpoint", 100), _grad_memory("checkpoint", 10_000)
-    assert large <= 5 * small, (small, large)
+    assert large <= 6 * small, (small, large)
 
 
 @pytest.mark.parametrize("gradient", ["adjoint", "checkpoint"])
 def test_gradient_cost_follows_the_steps_taken_not_max_steps(gradient):
     # A solve of a few dozen steps: raising max_steps from 500 to 20,000 (40x) must not cost
     # memory in proportion (backprop through a scan of max_steps steps cost 38x). The
-    # checkpoints grow from 12 to 72 saved states (sqrt); measured 1.9x here, where the state
-    # is tiny, and 1.13x for a batch of 64 states; the adjoint's is flat.
+    # checkpoints grow from 23 to 142 saved states (sqrt: at most 6.3x); measured 3.6x here,
+    # where a state is 2 numbers and the saved states dominate, and 1.7x for a batch of 64
+    # states, where one chunk's intermediates dominate. The adjoint's is flat.
     params = random_params(2, hidden=64)
 
     def memory(max_steps):
@@ -177,7 +178,7 @@ def test_gradient_cost_follows_the_steps_taken_not_max_steps(gradient):
         return nodelib.peak_memory(jax.grad(loss), params)
 
     small, large = memory(500), memory(20_000)
-    assert large <= (1.1 if gradient == "adjoint" else 2.5) * small, (small, large)
+    assert large <= (1.1 if gradient == "adjoint" else 4.0) * small, (small, large)
 
 
 @pytest.mark.parametrize("gradient", ["adjoint", "checkpoint"])
