@@ -321,6 +321,7 @@ def work_precision_figure(name, panels, xlabel, ylabel, title, alt):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
@@ -335,6 +336,7 @@ def work_precision_figure(name, panels, xlabel, ylabel, title, alt):
             if pts:
                 color, marker = styles[method]
                 ax.loglog(*zip(*pts), marker=marker, color=color, label=method, lw=1.2, ms=5)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no crowded labels
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel(xlabel, fontsize=9)
         ax.set_ylabel(ylabel, fontsize=9)
