@@ -28,7 +28,7 @@ class Config(NamedTuple):
     dt0: float | None
     max_steps: int
     differentiable: bool = False      # True: JAX can differentiate the loop (`run_loop`)
-    dtmax: float | None = None     # largest step of an adaptive solver
+    dtmax: float | None = None        # largest step of an adaptive solver
 
 
 # Differentiable loops: the steps are grouped in three nested levels of chunks, the innermost
@@ -77,8 +77,9 @@ def run_loop(cond, body, state, cfg: Config):
     the steps run in three nested levels of chunks (`chunk_sizes`). Each chunk is skipped
     whole once the solve is done (a `lax.cond`, kept unbatched under `jax.vmap` by
     `any_in_batch`), and each is a `jax.checkpoint`: its backward pass recomputes it from the
-    state at its start. This is two-level recursive checkpointing (Griewank and Walther,
-    *Evaluating Derivatives*, 2008, ch. 12) done by JAX's own `jax.checkpoint`:
+    state at its start. This is recursive checkpointing with two levels of checkpoints
+    (Griewank and Walther, *Evaluating Derivatives*, 2008, ch. 12) done by JAX's own
+    `jax.checkpoint`:
 
         memory:  (middle + outer) saved states + the intermediates of INNER_STEPS steps,
                  about 2 sqrt(max_steps / 4) states: 64 at 4096, 142 at 20,000;
