@@ -55,10 +55,12 @@ $(MATHJAX): $(STAMP) tools/site_assets.py
 # Notebooks are executed through jupyter-cache (_config.yml): only those whose code changed run.
 # tools/book_cache.py empties the cache first when nodelib or requirements.txt changed.
 # BOOK_JOBS notebooks are executed at a time (before Sphinx, which then finds them all cached).
+# NODELIB_PROGRESS=summary: nodelib.fit prints one line per training run instead of a
+# progress bar, which a static page would show frozen at its first frame.
 BOOK_JOBS ?= 2
 
 book: $(STAMP) $(MATHJAX)
-	$(BIN)/python tools/book_cache.py --execute --jobs $(BOOK_JOBS)
+	NODELIB_PROGRESS=summary $(BIN)/python tools/book_cache.py --execute --jobs $(BOOK_JOBS)
 	$(BIN)/jupyter-book build .
 	@echo
 	@echo "The book is in _build/html: open $(CURDIR)/_build/html/index.html in a browser."

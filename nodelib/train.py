@@ -17,6 +17,9 @@ Conventions (the same for every chapter):
 - Step ``i`` uses ``jax.random.fold_in(key, i)``, split into a batch key and a loss key, so a
   run is reproducible from its ``key`` alone.
 """
+import os
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -121,7 +124,9 @@ def fit(loss_fn, params, data_or_batches, optimizer, *, steps, key=None, log_eve
         key: optional PRNG key; when given, each step gets fresh batch and loss keys.
         log_every: refresh the progress bar's loss every ``log_every`` steps (int >= 1).
         progress: show a ``tqdm.auto`` progress bar (a widget in notebooks, text in a
-            terminal); ``False`` runs silently.
+            terminal); ``False`` runs silently. With the environment variable
+            ``NODELIB_PROGRESS=summary`` (set by ``make book``: a static page cannot show a
+            bar moving) one line is printed at the end instead: steps, time and final loss.
 
     Returns:
         ``(params, history)``: the parameters after the last step and a NumPy array of shape
@@ -142,7 +147,9 @@ def fit(loss_fn, params, data_or_batches, optimizer, *, steps, key=None, log_eve
     update = _make_update(loss_fn, optimizer, with_key=key is not None)
     opt_state = optimizer.init(params)
     history = np.empty(steps)
-    bar = tqdm(range(steps), disable=not progress, desc="training", leave=True)
+    summary = progress and os.environ.get("NODELIB_PROGRESS") == "summary"
+    started = time.perf_counter()
+    bar = tqdm(range(steps), disable=not progress or summary, desc="training", leave=True)
     for step in bar:
         batch_key, loss_key = _step_keys(key, step)
         batch = batch_fn(step, batch_key) if batch_fn else data_or_batches
@@ -156,4 +163,7 @@ def fit(loss_fn, params, data_or_batches, optimizer, *, steps, key=None, log_eve
         if step % log_every == 0 or step == steps - 1:
             bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
     bar.close()
+    if summary:
+        print(f"training: {steps} steps in {time.perf_counter() - started:.1f} s, "
+              f"loss {history[0]:.4g} -> {history[-1]:.4g}")
     return params, history

@@ -39,6 +39,16 @@ def test_fit_shows_a_progress_bar_with_the_loss(capsys):
     assert history.shape == (20,)
 
 
+def test_fit_prints_one_summary_line_for_a_static_page(capsys, monkeypatch):
+    monkeypatch.setenv("NODELIB_PROGRESS", "summary")       # what `make book` sets
+    params = init_mlp(jax.random.key(0), [1, 8, 1])
+    _, history = fit(mse, params, cubic_1d(), optax.adam(1e-2), steps=20)
+    out = capsys.readouterr()
+    assert out.err == ""                                    # no bar
+    assert out.out.startswith("training: 20 steps in ") and out.out.count("\n") == 1
+    assert f"-> {history[-1]:.4g}" in out.out
+
+
 def test_fit_with_key_and_batch_function():
     x, y = cubic_1d(40)
     seen = []
