@@ -143,7 +143,7 @@ def main():
              "steps). In brackets: the ratio to the first row. The continuous adjoints "
              "(nodelib's `gradient=\"adjoint\"`, diffrax's BacksolveAdjoint) keep only the "
              "final state and solve backwards; nodelib's `gradient=\"checkpoint\"` keeps "
-             "about 2·sqrt(max_steps / 4) states and the intermediates of 4 steps; "
+             "about 2·sqrt(max_steps) states and the intermediates of one step; "
              "diffrax's RecursiveCheckpointAdjoint keeps about log2(max_steps) states "
              "(online treeverse).", "",
              markdown_table(["steps"] + METHODS, rows), "", figure(mem), "",

@@ -32,18 +32,18 @@ class Config(NamedTuple):
 
 
 # Differentiable loops: the steps are grouped in three nested levels of chunks, the innermost
-# of INNER_STEPS steps; each chunk is a `jax.checkpoint` (see `run_loop`). Measured on a
-# batch-64 MLP field (15 steps): 1, 4 and 16 inner steps cost about the same time; 4 keeps
-# the memory at max_steps = 20 000 within 1.8x of that at 500 (1 step: 3.9x, more saved
-# states; 16 steps: 1.1x, but 2.8x the memory at 500, more intermediates).
-INNER_STEPS = 4
+# of INNER_STEPS steps; each chunk is a `jax.checkpoint` (see `run_loop`). Measured on the
+# benchmark's neural fields (2-64-2 on 256 states, 16-128-16 on 128): one inner step is both
+# the fastest and the smallest (gradient 1.3-1.5x faster and 1.2-2.7x less memory than with
+# 4 inner steps); more inner steps only flatten the memory's growth with max_steps.
+INNER_STEPS = 1
 
 
 def chunk_sizes(max_steps: int):
     """Sizes (inner, middle, outer) of the nested chunks of a differentiable loop.
 
     inner * middle * outer >= max_steps, with middle ~ outer ~ sqrt(max_steps / INNER_STEPS):
-    e.g. 4 x 32 x 32 for the default 4096 steps, 4 x 71 x 71 for 20,000, 4 x 11 x 12 for 500.
+    e.g. 1 x 64 x 64 for the default 4096 steps, 1 x 141 x 142 for 20,000, 1 x 22 x 23 for 500.
     """
     inner = min(INNER_STEPS, max_steps)
     rest = -(-max_steps // inner)
@@ -81,8 +81,8 @@ def run_loop(cond, body, state, cfg: Config):
     (Griewank and Walther, *Evaluating Derivatives*, 2008, ch. 12) done by JAX's own
     `jax.checkpoint`:
 
-        memory:  (middle + outer) saved states + the intermediates of INNER_STEPS steps,
-                 about 2 sqrt(max_steps / 4) states: 64 at 4096, 142 at 20,000;
+        memory:  (middle + outer) saved states + the intermediates of INNER_STEPS steps:
+                 about 2 sqrt(max_steps) states, 128 at 4096, 283 at 20,000;
         time:    each step taken runs three times forwards and once backwards; chunks that
                  are skipped cost one `lax.cond` each.
 

@@ -181,19 +181,20 @@ def test_adjoint_memory_is_flat_in_the_number_of_steps():
 
 
 def test_checkpoint_memory_grows_far_below_linearly_in_the_number_of_steps():
-    # 100x the steps: the checkpoints grow like sqrt(max_steps) (10 to 100 saved states) while
-    # the intermediates of one chunk of 4 steps stay; measured 4.1x.
+    # 100x the steps: the saved states grow like sqrt(max_steps) (20 to 200), the
+    # intermediates of one step stay: at most 10x (measured 7.2x), where backprop without
+    # checkpoints grew 100x.
     small, large = _grad_memory("checkpoint", 100), _grad_memory("checkpoint", 10_000)
-    assert large <= 6 * small, (small, large)
+    assert large <= 10 * small, (small, large)
 
 
 @pytest.mark.parametrize("gradient", ["adjoint", "checkpoint"])
 def test_gradient_cost_follows_the_steps_taken_not_max_steps(gradient):
     # A solve of a few dozen steps: raising max_steps from 500 to 20,000 (40x) must not cost
     # memory in proportion (backprop through a scan of max_steps steps cost 38x). The
-    # checkpoints grow from 23 to 142 saved states (sqrt: at most 6.3x); measured 3.6x here,
-    # where a state is 2 numbers and the saved states dominate, and 1.7x for a batch of 64
-    # states, where one chunk's intermediates dominate. The adjoint's is flat.
+    # checkpoints grow from 45 to 283 saved states (sqrt: at most 6.3x); measured 5.3x here,
+    # where a state is 2 numbers and the saved states dominate, less where a step's
+    # intermediates do (3.9x for a batch of 64 states). The adjoint's is flat.
     params = random_params(2, hidden=64)
 
     def memory(max_steps):
@@ -202,7 +203,7 @@ def test_gradient_cost_follows_the_steps_taken_not_max_steps(gradient):
         return nodelib.peak_memory(jax.grad(loss), params)
 
     small, large = memory(500), memory(20_000)
-    assert large <= (1.1 if gradient == "adjoint" else 4.0) * small, (small, large)
+    assert large <= (1.1 if gradient == "adjoint" else 40 ** 0.5) * small, (small, large)
 
 
 @pytest.mark.parametrize("gradient", ["adjoint", "checkpoint"])
