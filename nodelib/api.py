@@ -52,8 +52,8 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
             "backprop": the same as "checkpoint" (the same numbers; the name says what
             it computes). Backpropagating through every step without checkpoints
             cost memory and time in proportion to max_steps (1.8 GB and 0.7 s at the
-            default for a batch-64 MLP field taking 15 steps; with checkpoints 2.8 MB and
-            6 ms), so nodelib always checkpoints.
+            default for a batch-64 MLP field taking 15 steps; with checkpoints 2.5 MB and
+            7 ms), so nodelib always checkpoints.
         throw: if True, a failed solve raises `SolverError`; if False, check `sol.result`.
         adjoint_rtol, adjoint_atol: tolerances of the adjoint's backward solve (default:
             the forward ones).

@@ -31,24 +31,14 @@ class Config(NamedTuple):
     dtmax: float | None = None        # largest step of an adaptive solver
 
 
-# Differentiable loops: the steps are grouped in three nested levels of chunks, the innermost
-# of INNER_STEPS steps; each chunk is a `jax.checkpoint` (see `run_loop`). Measured on the
-# benchmark's neural fields (2-64-2 on 256 states, 16-128-16 on 128): one inner step is both
-# the fastest and the smallest (gradient 1.3-1.5x faster and 1.2-2.7x less memory than with
-# 4 inner steps); more inner steps only flatten the memory's growth with max_steps.
-INNER_STEPS = 1
-
-
 def chunk_sizes(max_steps: int):
-    """Sizes (inner, middle, outer) of the nested chunks of a differentiable loop.
+    """Sizes (middle, outer) of the nested chunks of a differentiable loop (`run_loop`).
 
-    inner * middle * outer >= max_steps, with middle ~ outer ~ sqrt(max_steps / INNER_STEPS):
-    e.g. 1 x 64 x 64 for the default 4096 steps, 1 x 141 x 142 for 20,000, 1 x 22 x 23 for 500.
+    middle * outer >= max_steps, both about sqrt(max_steps): 64 x 64 for the default 4096
+    steps, 141 x 142 for 20,000, 22 x 23 for 500.
     """
-    inner = min(INNER_STEPS, max_steps)
-    rest = -(-max_steps // inner)
-    middle = max(1, int(round(rest ** 0.5)))
-    return inner, middle, -(-rest // middle)
+    middle = max(1, int(round(max_steps ** 0.5)))
+    return middle, -(-max_steps // middle)
 
 
 @jax.custom_batching.custom_vmap
@@ -74,26 +64,33 @@ def run_loop(cond, body, state, cfg: Config):
     Differentiable (gradient="checkpoint"): reverse mode needs loops of fixed length, and a
     plain `lax.scan` of max_steps steps stores every step's intermediate values, used or not
     (1.8 GB at the default max_steps for a batch-64 MLP field that takes 15 steps). Instead
-    the steps run in three nested levels of chunks (`chunk_sizes`). Each chunk is skipped
+    the steps run in two nested levels of chunks (`chunk_sizes`). Each chunk is skipped
     whole once the solve is done (a `lax.cond`, kept unbatched under `jax.vmap` by
-    `any_in_batch`), and each is a `jax.checkpoint`: its backward pass recomputes it from the
-    state at its start. This is recursive checkpointing with two levels of checkpoints
-    (Griewank and Walther, *Evaluating Derivatives*, 2008, ch. 12) done by JAX's own
-    `jax.checkpoint`:
+    `any_in_batch`), and each chunk and each step is a `jax.checkpoint`: its backward pass
+    recomputes it from the state at its start. This is recursive checkpointing with two
+    levels of checkpoints (Griewank and Walther, *Evaluating Derivatives*, 2008, ch. 12)
+    done by JAX's own `jax.checkpoint`:
 
-        memory:  (middle + outer) saved states + the intermediates of INNER_STEPS steps:
+        memory:  (middle + outer) saved states + the intermediates of one step:
                  about 2 sqrt(max_steps) states, 128 at 4096, 283 at 20,000;
         time:    each step taken runs three times forwards and once backwards; chunks that
                  are skipped cost one `lax.cond` each.
 
-    Everything stays differentiable by JAX to any order, forward mode included.
+    Everything stays differentiable by JAX to any order, forward mode included. (Measured on
+    the benchmark's neural fields: chunks of single steps are both faster and smaller than
+    chunks of 4 or 16 steps; longer chunks only flatten the memory's growth with max_steps.)
     """
     if not cfg.differentiable:
         return lax.while_loop(cond, body, state)
-    inner, middle, outer = chunk_sizes(cfg.max_steps)
+    middle, outer = chunk_sizes(cfg.max_steps)
 
-    def step(s, _):
-        return lax.cond(cond(s), body, lambda s: s, s), None
+    def step(s):
+        # Only reached inside a chunk that some solve still needs (see `repeat`): without
+        # vmap that solve is this one, so `body` always runs; under vmap the select leaves
+        # the finished solves of the batch as they are.
+        new = body(s)
+        done = ~cond(s)
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), s, new)
 
     def repeat(fn, length):
         def chunk(s, _):
@@ -103,9 +100,8 @@ def run_loop(cond, body, state, cfg: Config):
             return lax.scan(chunk, s, None, length=length)[0]
         return run
 
-    run_inner = jax.checkpoint(lambda s: lax.scan(step, s, None, length=inner)[0],
-                               prevent_cse=False)
-    run_middle = jax.checkpoint(repeat(run_inner, middle), prevent_cse=False)
+    run_step = jax.checkpoint(step, prevent_cse=False)
+    run_middle = jax.checkpoint(repeat(run_step, middle), prevent_cse=False)
     return repeat(run_middle, outer)(state)
 
 

@@ -182,7 +182,7 @@ def test_adjoint_memory_is_flat_in_the_number_of_steps():
 
 def test_checkpoint_memory_grows_far_below_linearly_in_the_number_of_steps():
     # 100x the steps: the saved states grow like sqrt(max_steps) (20 to 200), the
-    # intermediates of one step stay: at most 10x (measured 7.2x), where backprop without
+    # intermediates of one step stay: at most 10x (measured 7.7x), where backprop without
     # checkpoints grew 100x.
     small, large = _grad_memory("checkpoint", 100), _grad_memory("checkpoint", 10_000)
     assert large <= 10 * small, (small, large)
@@ -192,7 +192,7 @@ def test_checkpoint_memory_grows_far_below_linearly_in_the_number_of_steps():
 def test_gradient_cost_follows_the_steps_taken_not_max_steps(gradient):
     # A solve of a few dozen steps: raising max_steps from 500 to 20,000 (40x) must not cost
     # memory in proportion (backprop through a scan of max_steps steps cost 38x). The
-    # checkpoints grow from 45 to 283 saved states (sqrt: at most 6.3x); measured 5.3x here,
+    # checkpoints grow from 45 to 283 saved states (sqrt: at most 6.3x); measured 5.5x here,
     # where a state is 2 numbers and the saved states dominate, less where a step's
     # intermediates do (3.9x for a batch of 64 states). The adjoint's is flat.
     params = random_params(2, hidden=64)
