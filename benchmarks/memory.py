@@ -3,8 +3,8 @@
 Compiled temporary memory (XLA's memory analysis, `nodelib.peak_memory`) of the gradient of
 sum(y(1)**2) with respect to the parameters of a tanh MLP vector field, for fixed-step RK4
 solves of 100, 1 000 and 10 000 steps: nodelib's continuous adjoint and checkpointed
-gradient, jax.experimental.ode's adjoint (adaptive: its step count is set through the
-tolerance instead), diffrax's RecursiveCheckpointAdjoint and BacksolveAdjoint. Nothing is
+gradient, diffrax's RecursiveCheckpointAdjoint and BacksolveAdjoint (jax.experimental.ode
+has no fixed-step solver and is left out). Nothing is
 run: the figures are what XLA plans for the compiled programs. Also: for a solve of a few
 dozen adaptive steps, the memory at max_steps = 500 and 20 000. Prints one Markdown section
 on stdout, progress on stderr, and saves a figure.
