@@ -91,6 +91,26 @@ def test_chapter_title_is_not_numbered_by_hand(path):
     )
 
 
+
+@pytest.mark.parametrize("path", NOTEBOOKS + APPENDIX_NOTEBOOKS,
+                         ids=[p.name for p in NOTEBOOKS + APPENDIX_NOTEBOOKS])
+def test_markdown_has_no_control_characters(path):
+    """LaTeX written into notebook JSON with one backslash turns "\\times" into a tab and
+    "imes", "\\frac" into a form feed and "rac", "\\beta" into a backspace and "eta"."""
+    notebook = nbformat.read(path, as_version=4)
+    bad = [
+        f"cell {cell.get('id', i)}: {name} before {cell.source[m.end():m.end() + 12]!r}"
+        for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"
+        for name, char in (("a tab", "\t"), ("a backspace", "\b"), ("a form feed", "\f"),
+                           ("a carriage return", "\r"), ("a vertical tab", "\v"))
+        for m in re.finditer(re.escape(char), cell.source)
+    ]
+    assert not bad, (
+        f"{_rel(path)}: markdown holds control characters, most likely a LaTeX command whose "
+        "backslash was not doubled in the JSON (write \\\\times, \\\\frac, \\\\beta):\n"
+        + "\n".join(bad)
+    )
+
 # (b) the Colab cell of every chapter agrees with _config.yml ---------------------------------
 
 def test_colab_cells_agree_with_config():
