@@ -38,7 +38,7 @@ def regularised_dynamics(f, *, batched=False):
         params, eps = args
         z = state[0]
         dz, vjp = jax.vjp(lambda z: f(t, z, params), z)
-        (eps_jac,) = vjp(eps)                      # eps^T df/dz, shaped like z
+        (eps_jac,) = vjp(jnp.asarray(eps, dz.dtype))   # eps^T df/dz, shaped like z
         n = z.shape[0] if batched else 1
         return dz, jnp.sum(dz**2) / n, jnp.sum(eps_jac**2) / n
 
