@@ -79,15 +79,16 @@ def check_augmented_odenet(fn):
     for dtype in dtypes():
         params, x, extra = _random_anode(rng, dtype, int(rng.integers(1, 4)))
         # one forward pass and its vector-Jacobian product (fewer programs to compile)
-        got, got_vjp = call(name, jax.vjp, lambda p, xx: fn(p, xx, extra), params, x)
-        want, want_vjp = jax.vjp(lambda p, xx: _reference(p, xx, extra), params, x)
+        got, got_vjp = call(name, jax.vjp, lambda p, xx, e=extra: fn(p, xx, e), params, x)
+        want, want_vjp = jax.vjp(lambda p, xx, e=extra: _reference(p, xx, e), params, x)
         what = (f"the output of {name} ({jnp.dtype(dtype).name}, x of shape {x.shape}, "
                 f"extra_dims={extra})")
         try:
             _assert_close(what, got, want)
         except AssertionError as error:
             raise AssertionError(f"{error} {_hint(got, params, x, extra)}".strip()) from None
-        (got_p, got_x), (want_p, want_x) = got_vjp(jnp.ones_like(want)), want_vjp(jnp.ones_like(want))
+        ones = jnp.ones_like(want)
+        (got_p, got_x), (want_p, want_x) = got_vjp(ones), want_vjp(ones)
         hint = ("Hint: keep every operation in JAX (no NumPy, no float() of a traced value) so "
                 "that jax.grad can differentiate through the padding and the solve.")
         for i, (g, w) in enumerate(zip(got_p, want_p)):
