@@ -53,7 +53,8 @@ def any_in_batch(flag):
 
 @any_in_batch.def_vmap
 def _any_in_batch_vmap(axis_size, in_batched, flag):
-    return (jnp.any(flag) if in_batched[0] else flag), False
+    # Called again on the result, so that an enclosing vmap reduces over its axis too.
+    return any_in_batch(jnp.any(flag) if in_batched[0] else flag), False
 
 
 def run_loop(cond, body, state, cfg: Config):
@@ -236,17 +237,23 @@ def _adaptive_body(fn, ts, cfg):
             out["n_out"] = s["n_out"] + _code(accepted & last)
         else:
             # Dense output: every output time in (t, t1] is interpolated from this step.
-            # Most steps pass no output time, and the cond skips the interpolation for them.
+            # Most steps pass no output time, and the cond skips the interpolation for them
+            # (under vmap, unless some solve of the batch passes one: any_in_batch keeps the
+            # predicate unbatched, since a batched cond would become a select of both branches,
+            # which reverse mode cannot transpose here).
             pending = jnp.arange(T, dtype=jnp.int32) >= s["n_out"]                  # (T,)
             fill = accepted & pending & ((ts - t1) * direction <= 0)                # (T,)
 
             def fill_outputs(ys):
                 coefs = dense_coefficients(tab, y, y1, ks, dt)
-                values = interpolate(coefs, (ts - t) / dt)                         # (T, n)
+                # dt is 0 in a solve of a vmapped batch that has already finished: its values
+                # are discarded, but must stay finite, or their zero cotangents become NaN.
+                safe_dt = jnp.where(dt == 0, jnp.ones_like(dt), dt)
+                values = interpolate(coefs, (ts - t) / safe_dt)                    # (T, n)
                 values = jnp.where((ts == t1)[:, None], y1, values)
                 return jnp.where(fill[:, None], values, ys)
 
-            out["ys"] = lax.cond(jnp.any(fill), fill_outputs, lambda ys: ys, s["ys"])
+            out["ys"] = lax.cond(any_in_batch(jnp.any(fill)), fill_outputs, lambda ys: ys, s["ys"])
             out["n_out"] = s["n_out"] + _code(jnp.sum(fill))
 
         dt_new, prev_err = control.next_step(dt, err, s["prev_err"], accepted, s["prev_rejected"])
