@@ -17,7 +17,7 @@ def test_log_det_is_that_of_the_full_jacobian():
     for seed in range(5):
         params = _layer(seed)
         z = jax.random.normal(jax.random.PRNGKey(100 + seed), (3,))
-        jac = jax.jacfwd(lambda z: flows.planar_layer(params, z)[0])(z)
+        jac = jax.jacfwd(lambda z, params=params: flows.planar_layer(params, z)[0])(z)
         log_det = flows.planar_layer(params, z)[1]
         np.testing.assert_allclose(log_det, jnp.linalg.slogdet(jac)[1], rtol=1e-10)
 
