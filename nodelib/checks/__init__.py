@@ -23,6 +23,7 @@ from .ch02_euler import check_euler_integrate, check_heun_step
 from .ch03_ode_nets import check_odenet_forward, check_shared_batch_solve
 from .ch04_adaptive import check_bosh3_step
 from .ch05_adjoint import check_augmented_dynamics, check_rk4_adjoint
+from .ch06_cnf import check_hutchinson_trace, check_planar_layer
 from .ch07_augmented import check_augmented_odenet
 
 __all__ = [
@@ -35,5 +36,7 @@ __all__ = [
     "check_bosh3_step",
     "check_augmented_dynamics",
     "check_rk4_adjoint",
+    "check_planar_layer",
+    "check_hutchinson_trace",
     "check_augmented_odenet",
 ]
