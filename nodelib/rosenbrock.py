@@ -95,7 +95,7 @@ class RosenbrockTableau:
         return self.stages
 
     def untransformed(self):
-        """(alpha, Gamma, b): the method in the form of Hairer & Wanner's eq. (IV.7.4).
+        """(alpha, Gamma, b): the method in its standard form (Hairer & Wanner, section IV.7).
 
         The transformed coefficients satisfy Gamma^{-1} = diag(1/gamma) - C, a = alpha
         Gamma^{-1} and m = b^T Gamma^{-1} (Hairer & Wanner, section IV.7, "Implementation").

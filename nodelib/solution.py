@@ -76,7 +76,8 @@ class Solution(NamedTuple):
         ts: the output times, shape (T,).
         ys: the states at `ts`, with the structure of y0 and a leading axis of size T.
         stats: dict of int arrays: "nfe" (evaluations of f), "num_steps" (attempts),
-            "num_accepted_steps", "num_rejected_steps".
+            "num_accepted_steps", "num_rejected_steps", "njev" (Jacobians of f) and
+            "nlinsolve" (linear solves; both 0 for the explicit solvers).
         result: int array; 0 (`SUCCESS`) or a code of `RESULTS` saying why the solve stopped.
         t_reached: the last time the solver reached (equal to ts[-1] on success).
     """

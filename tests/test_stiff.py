@@ -80,6 +80,14 @@ def test_rodas4_satisfies_the_order_conditions():
     assert np.max(np.abs(res_hat[4:])) > 1e-3                   # ... and not 4
 
 
+def test_inconsistent_rosenbrock_tableau_is_rejected():
+    from dataclasses import replace
+    with pytest.raises(ValueError, match="row sums"):
+        replace(RODAS4, c=(0.0, 0.4, 0.21, 0.63, 1.0, 1.0))
+    with pytest.raises(ValueError, match="6 stages"):
+        replace(RODAS4, m=RODAS4.m[:5])
+
+
 def _lower(rows):
     return np.array([list(r) + [0.0] * (6 - len(r)) for r in rows])
 
