@@ -19,7 +19,7 @@ __all__ = [
     "AdjointPass", "adjoint_pass", "odeint", "RESULTS", "SOLVER_ERRORS", "Solution",
     "SolverError", "DOPRI5", "EULER", "MIDPOINT", "RK4", "SOLVERS", "ButcherTableau",
     "RODAS4", "RosenbrockTableau",
-    "peak_memory", "checks", "data", "flows", "latent", "models", "nn", "plotting", "train", "augment",
-    "cnf_dynamics", "cnf_log_density", "ode_block", "count_params", "init_mlp", "mlp",
+    "peak_memory", "checks", "data", "flows", "latent", "models", "nn", "plotting", "train",
+    "augment", "cnf_dynamics", "cnf_log_density", "ode_block", "count_params", "init_mlp", "mlp",
     "resnet", "time_mlp", "fit",
 ]

@@ -164,6 +164,11 @@ def rosenbrock_step(tab: RosenbrockTableau, fn, t, y, dt, f0):
     """
     f_t, jac = jacobians(fn, t, y)                                        # (n,), (n, n)
     n = y.shape[0]
+    # A step of size 0 (a finished solve in a vmapped batch keeps stepping) leaves y as it
+    # is. It is computed with dt = 1 and discarded: dividing by 0 would give NaN values
+    # whose zero cotangents turn into NaN gradients.
+    zero = dt == 0
+    dt = jnp.where(zero, jnp.ones_like(dt), dt)
     lu = lu_factor(jnp.eye(n, dtype=y.dtype) / (dt * tab.gamma) - jac)   # E, factorised
     us = []
     for i in range(tab.stages):
@@ -176,8 +181,9 @@ def rosenbrock_step(tab: RosenbrockTableau, fn, t, y, dt, f0):
         if tab.d[i] != 0:
             rhs = rhs + (tab.d[i] * dt) * f_t
         us.append(lu_solve(lu, rhs))                                      # (n,)
-    y1 = y + _combine(tab.m, us)
-    return y1, _combine(tab.e, us), us
+    y1 = jnp.where(zero, y, y + _combine(tab.m, us))
+    y_err = jnp.where(zero, jnp.zeros_like(y), _combine(tab.e, us))
+    return y1, y_err, us
 
 
 def dense_coefficients(tab: RosenbrockTableau, y0, y1, us):

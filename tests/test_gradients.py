@@ -227,12 +227,13 @@ def test_backward_failure_names_the_time_reached():
                              max_steps=60, adjoint_rtol=1e-13, adjoint_atol=1e-13)
 
 
-@pytest.mark.parametrize("solver,kwargs", [("rk4", {"dt0": 0.25}), ("dopri5", {})])
+@pytest.mark.parametrize("solver,kwargs", [("rk4", {"dt0": 0.25}), ("dopri5", {}), ("rodas4", {})])
 @pytest.mark.parametrize("n_times", [2, 4])
 def test_checkpoint_gradient_of_nested_vmaps(solver, kwargs, n_times):
     """grad of vmap(vmap(odeint)) with checkpoints: the loops' conds must keep unbatched
     predicates at every level of vmap (a batched cond becomes a select that reverse mode
-    cannot transpose), with dense output (n_times > 2) as well."""
+    cannot transpose), with dense output (n_times > 2) as well; and the zero-length steps of
+    the solves that finished first must not turn into NaN gradients."""
     f = lambda t, y, a: jnp.tanh(a * y)  # noqa: E731
     ts = jnp.linspace(0.0, 1.0, n_times)
 
