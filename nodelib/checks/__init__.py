@@ -22,6 +22,7 @@ from .ch01_resnets import check_resnet_forward, check_resnet_grad
 from .ch02_euler import check_euler_integrate, check_heun_step
 from .ch03_ode_nets import check_odenet_forward, check_shared_batch_solve
 from .ch04_adaptive import check_bosh3_step
+from .ch08_classification import check_rknet_block
 
 __all__ = [
     "check_resnet_grad",
@@ -31,4 +32,5 @@ __all__ = [
     "check_odenet_forward",
     "check_shared_batch_solve",
     "check_bosh3_step",
+    "check_rknet_block",
 ]
