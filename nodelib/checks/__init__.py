@@ -25,6 +25,7 @@ from .ch04_adaptive import check_bosh3_step
 from .ch05_adjoint import check_augmented_dynamics, check_rk4_adjoint
 from .ch06_cnf import check_hutchinson_trace, check_planar_layer
 from .ch07_augmented import check_augmented_odenet
+from .ch08_classification import check_rknet_block
 from .ch09_latent import check_sample_and_kl
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "check_planar_layer",
     "check_hutchinson_trace",
     "check_augmented_odenet",
+    "check_rknet_block",
     "check_sample_and_kl",
 ]
