@@ -166,7 +166,7 @@ def backward(fc, cfg, adj_tols, ys, ts, diff, g_ys):
     t_bar_last = jnp.vdot(g_ys[-1], fc(ts[-1], ys[-1], diff))
     zero = jnp.zeros((), jnp.int32)
     stats0 = {"nfe": zero, "num_steps": zero, "num_accepted_steps": zero,
-              "num_rejected_steps": zero}
+              "num_rejected_steps": zero, "njev": zero, "nlinsolve": zero}
     init = (g_ys[-1], zeros_p, -t_bar_last, jnp.asarray(SUCCESS, jnp.int32), stats0, ts[:2])
     (a, a_p, a_t, result, stats, where), t_bars = lax.scan(interval, init, jnp.arange(T - 1, 0, -1))
     ts_bar = jnp.concatenate([t_bars[::-1], t_bar_last[None]])          # (T,)

@@ -72,7 +72,7 @@ def initial_step(f, t0, y0, f0, direction, order, rtol, atol):
     return direction * h
 
 
-def next_step(dt, err, prev_err, accepted, prev_rejected):
+def next_step(dt, err, prev_err, accepted, prev_rejected, alpha=ALPHA):
     """PI step-size controller (Hairer et al., section IV.2, as in DOPRI5).
 
         accepted:  dt_new = dt * clip(SAFETY * err**-ALPHA * prev_err**BETA, FACTOR_MIN, FACTOR_MAX)
@@ -83,14 +83,15 @@ def next_step(dt, err, prev_err, accepted, prev_rejected):
 
     Args:
         dt: signed step just attempted; err: its `error_ratio`; prev_err: the error of the
-        last accepted step; accepted / prev_rejected: booleans.
+        last accepted step; accepted / prev_rejected: booleans; alpha: the exponent
+        ALPHA, 1 / (q + 1) for an error estimate of order q (1/4 for RODAS4's).
 
     Returns:
         (dt_new, prev_err_new)
     """
     err = jnp.where(jnp.isfinite(err), err, jnp.inf)
     safe_err = jnp.maximum(err, 1e-30)                       # avoid 0 ** negative
-    i_part = safe_err ** ALPHA
+    i_part = safe_err ** alpha
     grow = jnp.clip(SAFETY / (i_part / prev_err ** BETA), FACTOR_MIN, FACTOR_MAX)
     grow = jnp.where(prev_rejected, jnp.minimum(grow, 1.0), grow)
     shrink = jnp.maximum(FACTOR_MIN, SAFETY / i_part)

@@ -1,5 +1,6 @@
-"""The solve loops: fixed steps that land on every output time, and adaptive Dormand–Prince
-steps with dense output. States are flat vectors here (see `nodelib.odeint`).
+"""The solve loops: fixed steps that land on every output time, and adaptive steps (explicit
+Dormand–Prince, or the stiff Rosenbrock method RODAS4) with error control and dense output.
+States are flat vectors here (see `nodelib.odeint`).
 
 Both loops are written once, as a `body` taking the loop state to the next one, and run by
 `run_loop`: a `lax.while_loop` (fast, used whenever the solve is not differentiated), or,
@@ -14,15 +15,16 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import control
+from . import control, rosenbrock
 from .rk import dense_coefficients, interpolate, rk_step
+from .rosenbrock import RosenbrockTableau
 from .solution import DT_UNDERFLOW, MAX_STEPS_REACHED, NONFINITE, SUCCESS
 from .tableaus import ButcherTableau
 
 
 class Config(NamedTuple):
     """Static settings of one solve (hashable, so `jax.jit` can key on it)."""
-    tableau: ButcherTableau
+    tableau: ButcherTableau | RosenbrockTableau
     rtol: float
     atol: float
     dt0: float | None
@@ -53,7 +55,8 @@ def any_in_batch(flag):
 
 @any_in_batch.def_vmap
 def _any_in_batch_vmap(axis_size, in_batched, flag):
-    return (jnp.any(flag) if in_batched[0] else flag), False
+    # Called again on the result, so that an enclosing vmap reduces over its axis too.
+    return any_in_batch(jnp.any(flag) if in_batched[0] else flag), False
 
 
 def run_loop(cond, body, state, cfg: Config):
@@ -159,9 +162,12 @@ def _empty_outputs(y0, ts):
     return ys.at[0].set(y0)
 
 
-def _stats(nfe, steps, accepted):
+def _stats(nfe, steps, accepted, njev=0, nlinsolve=0):
+    """The stats dict of a solve. njev: Jacobians of f (one per attempted step of a
+    Rosenbrock method, 0 for explicit ones); nlinsolve: linear solves with them."""
     return {"nfe": nfe, "num_steps": steps, "num_accepted_steps": accepted,
-            "num_rejected_steps": steps - accepted}
+            "num_rejected_steps": steps - accepted, "njev": _code(njev),
+            "nlinsolve": _code(nlinsolve)}
 
 
 def _solve_fixed(fn, y0, ts, cfg):
@@ -207,9 +213,30 @@ def _limit(dt, cfg):
     return jnp.sign(dt) * jnp.minimum(jnp.abs(dt), cfg.dtmax)
 
 
+def _method(tab):
+    """The adaptive method as `step(fn, t, y, dt, f0) -> (y1, y_err, f1, dense)`, where
+    f1 = fn(t + dt, y1) starts the next step and `dense()` returns the (5, n) coefficients
+    of `rk.interpolate` on this step; and the exponent of the step-size controller."""
+    if isinstance(tab, RosenbrockTableau):
+        def step(fn, t, y, dt, f0):
+            y1, y_err, us = rosenbrock.rosenbrock_step(tab, fn, t, y, dt, f0)
+            return (y1, y_err, fn(t + dt, y1),
+                    lambda: rosenbrock.dense_coefficients(tab, y, y1, us))
+        # 1 / (q + 1) for an error estimate of order q = order - 1 (Hairer's RODAS: 1/4)
+        return step, 1.0 / tab.order
+
+    def step(fn, t, y, dt, f0):
+        # err below is finite only if y1 and the error estimate are; the estimate includes
+        # the last stage f(t1, y1) for Dormand–Prince (its error weight is -1/40).
+        y1, y_err, ks = rk_step(tab, fn, t, y, dt, k1=f0)
+        return y1, y_err, ks[-1], lambda: dense_coefficients(tab, y, y1, ks, dt)
+    return step, control.ALPHA
+
+
 def _adaptive_body(fn, ts, cfg):
-    """One attempted Dormand–Prince step: accept or reject, fill outputs, choose the next dt."""
+    """One attempted adaptive step: accept or reject, fill outputs, choose the next dt."""
     tab, T = cfg.tableau, ts.shape[0]
+    method, alpha = _method(tab)
     t_end = ts[-1]
     direction = jnp.sign(t_end - ts[0])
     eps = jnp.finfo(ts.dtype).eps
@@ -219,9 +246,7 @@ def _adaptive_body(fn, ts, cfg):
         # Don't overshoot the end; stretch a step that would leave a sliver (Hairer's DOPRI5).
         last = (t + 1.01 * dt - t_end) * direction > 0
         dt = jnp.where(last, t_end - t, dt)
-        y1, y_err, ks = rk_step(tab, fn, t, y, dt, k1=s["f0"])
-        # err is finite only if y1 and the error estimate are; the estimate includes the
-        # last stage f(t1, y1) for Dormand–Prince (its error weight is -1/40).
+        y1, y_err, f1, dense = method(fn, t, y, dt, s["f0"])
         # The step sizes are not differentiated: gradients treat the steps taken as given
         # (and d sqrt(x)/dx at x = 0 would turn a zero error into NaN gradients).
         err = lax.stop_gradient(control.error_ratio(y_err, y, y1, cfg.rtol, cfg.atol))
@@ -236,27 +261,34 @@ def _adaptive_body(fn, ts, cfg):
             out["n_out"] = s["n_out"] + _code(accepted & last)
         else:
             # Dense output: every output time in (t, t1] is interpolated from this step.
-            # Most steps pass no output time, and the cond skips the interpolation for them.
+            # Most steps pass no output time, and the cond skips the interpolation for them
+            # (under vmap, unless some solve of the batch passes one: any_in_batch keeps the
+            # predicate unbatched, since a batched cond would become a select of both branches,
+            # which reverse mode cannot transpose here).
             pending = jnp.arange(T, dtype=jnp.int32) >= s["n_out"]                  # (T,)
             fill = accepted & pending & ((ts - t1) * direction <= 0)                # (T,)
 
             def fill_outputs(ys):
-                coefs = dense_coefficients(tab, y, y1, ks, dt)
-                values = interpolate(coefs, (ts - t) / dt)                         # (T, n)
+                coefs = dense()                                                    # (5, n)
+                # dt is 0 in a solve of a vmapped batch that has already finished: its values
+                # are discarded, but must stay finite, or their zero cotangents become NaN.
+                safe_dt = jnp.where(dt == 0, jnp.ones_like(dt), dt)
+                values = interpolate(coefs, (ts - t) / safe_dt)                    # (T, n)
                 values = jnp.where((ts == t1)[:, None], y1, values)
                 return jnp.where(fill[:, None], values, ys)
 
-            out["ys"] = lax.cond(jnp.any(fill), fill_outputs, lambda ys: ys, s["ys"])
+            out["ys"] = lax.cond(any_in_batch(jnp.any(fill)), fill_outputs, lambda ys: ys, s["ys"])
             out["n_out"] = s["n_out"] + _code(jnp.sum(fill))
 
-        dt_new, prev_err = control.next_step(dt, err, s["prev_err"], accepted, s["prev_rejected"])
+        dt_new, prev_err = control.next_step(dt, err, s["prev_err"], accepted,
+                                             s["prev_rejected"], alpha=alpha)
         dt_new = _limit(dt_new, cfg)
         t_next = jnp.where(accepted, t1, t)
         # The step can no longer move t (Hairer's DOPRI5 test, relative to the current time:
         # near t = 0 float32 resolves steps far below eps * |t_end|).
         underflow = 0.1 * jnp.abs(dt_new) <= eps * jnp.abs(t_next)
         return dict(
-            out, t=t_next, y=jnp.where(accepted, y1, y), f0=jnp.where(accepted, ks[-1], s["f0"]),
+            out, t=t_next, y=jnp.where(accepted, y1, y), f0=jnp.where(accepted, f1, s["f0"]),
             dt=dt_new, prev_err=prev_err, prev_rejected=~accepted, steps=s["steps"] + 1,
             accepted=s["accepted"] + _code(accepted),
             result=_code(jnp.where(underflow, jnp.where(finite, DT_UNDERFLOW, NONFINITE), SUCCESS)))
@@ -265,7 +297,7 @@ def _adaptive_body(fn, ts, cfg):
 
 
 def _solve_adaptive(fn, y0, ts, cfg):
-    """Adaptive Dormand–Prince with error control, PI step control and dense output."""
+    """Adaptive steps with error control, PI step control and dense output."""
     tab, T = cfg.tableau, ts.shape[0]
     direction = jnp.sign(ts[-1] - ts[0])
     f0 = fn(ts[0], y0)
@@ -291,7 +323,10 @@ def _solve_adaptive(fn, y0, ts, cfg):
     s = run_loop(cond, _adaptive_body(fn, ts, cfg), init, cfg)
     short = (s["result"] == SUCCESS) & (s["n_out"] < T)
     result = _code(jnp.where(short, MAX_STEPS_REACHED, s["result"]))
-    stats = _stats(_code(nfe0 + tab.evals_per_step * s["steps"]), s["steps"], s["accepted"])
+    implicit = isinstance(tab, RosenbrockTableau)       # one Jacobian per attempted step
+    stats = _stats(_code(nfe0 + tab.evals_per_step * s["steps"]), s["steps"], s["accepted"],
+                   njev=s["steps"] if implicit else 0,
+                   nlinsolve=tab.stages * s["steps"] if implicit else 0)
     if T == 2:
         ys = jnp.stack([y0, jnp.where(s["n_out"] == 2, s["y"], jnp.nan)])      # (2, n)
     else:

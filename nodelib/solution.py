@@ -18,21 +18,24 @@ RESULTS = {
         "the solver took max_steps={max_steps} steps and stopped at t={t:.6g}, "
         "short of t={target:.6g}",
         "Raise max_steps, loosen rtol/atol, or use a larger dt0 with a fixed-step solver. "
-        "Needing very many steps often means the problem is stiff or the dynamics have "
-        "grown too complex (see the chapter on limitations).",
+        "Needing very many steps often means the problem is stiff (then use "
+        "solver='rodas4') or the dynamics have grown too complex (see the chapter on "
+        "limitations).",
     ),
     DT_UNDERFLOW: (
         "dt_underflow",
         "the step size shrank below what floating point can resolve at t={t:.6g} "
         "(target t={target:.6g})",
-        "The solution may blow up near this time, or the problem is very stiff. Check the "
-        "vector field, loosen rtol/atol, or compute in float64 (jax_enable_x64).",
+        "The solution may blow up near this time, or the problem is very stiff (then use "
+        "solver='rodas4'). Check the vector field, loosen rtol/atol, or compute in float64 "
+        "(jax_enable_x64).",
     ),
     NONFINITE: (
         "nonfinite",
         "the state or the vector field became NaN or infinite at t={t:.6g} (target t={target:.6g})",
         "Check f for overflow, division by zero or log of non-positive numbers; with a "
-        "fixed-step solver, a smaller dt0 often cures it; with dopri5, tighter tolerances.",
+        "fixed-step solver, a smaller dt0 often cures it; with dopri5 or rodas4, tighter "
+        "tolerances.",
     ),
     ADJOINT_DIVERGED: (
         "adjoint_diverged",
@@ -73,7 +76,8 @@ class Solution(NamedTuple):
         ts: the output times, shape (T,).
         ys: the states at `ts`, with the structure of y0 and a leading axis of size T.
         stats: dict of int arrays: "nfe" (evaluations of f), "num_steps" (attempts),
-            "num_accepted_steps", "num_rejected_steps".
+            "num_accepted_steps", "num_rejected_steps", "njev" (Jacobians of f) and
+            "nlinsolve" (linear solves; both 0 for the explicit solvers).
         result: int array; 0 (`SUCCESS`) or a code of `RESULTS` saying why the solve stopped.
         t_reached: the last time the solver reached (equal to ts[-1] on success).
     """
@@ -108,6 +112,10 @@ def describe(result, t_reached, target, max_steps, context="") -> str:
     what = what.format(t=t, target=target, max_steps="?" if max_steps is None else max_steps)
     batch = f" (batch element {i} of {codes.size})" if codes.size > 1 else ""
     where = f" in {context}" if context else ""
+    if "backward" in context and code != ADJOINT_DIVERGED:
+        fix += (" Solving backwards, dynamics that contract forwards in time (stiff or "
+                "chaotic systems) expand, and the continuous adjoint may fail however it is "
+                "solved: gradient='checkpoint' differentiates the forward steps instead.")
     return f"nodelib.odeint failed{where}{batch}: {what}. {fix}".strip()
 
 

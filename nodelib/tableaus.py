@@ -5,8 +5,9 @@ An explicit s-stage Runge–Kutta method advances y' = f(t, y) from t to t + h b
     k_i = f(t + c_i h, y + h * sum_{j<i} a_ij k_j),      i = 1..s
     y1  = y + h * sum_i b_i k_i
 
-(Hairer, Nørsett & Wanner, *Solving ODEs I*, section II.1). Every solver in nodelib is one
-of the tableaus below fed to the single generic step in `nodelib.rk`.
+(Hairer, Nørsett & Wanner, *Solving ODEs I*, section II.1). Every explicit solver in nodelib
+is one of the tableaus below fed to the single generic step in `nodelib.rk`; the stiff
+solver "rodas4" is a Rosenbrock method (`nodelib.rosenbrock`), listed in `SOLVERS` too.
 
 The coefficients are stored as exact fractions and checked when the tableau is built:
 each row of `a` sums to its `c`, the weights `b` sum to 1 and the error weights sum to 0.
@@ -14,6 +15,8 @@ They become floating point only when a step uses them, in the dtype of the state
 """
 from dataclasses import dataclass
 from fractions import Fraction as F
+
+from .rosenbrock import RODAS4
 
 Row = tuple[F, ...]
 
@@ -129,4 +132,4 @@ DOPRI5 = ButcherTableau(
     fsal=True,
 )
 
-SOLVERS = {tab.name: tab for tab in (EULER, MIDPOINT, RK4, DOPRI5)}
+SOLVERS = {tab.name: tab for tab in (EULER, MIDPOINT, RK4, DOPRI5, RODAS4)}

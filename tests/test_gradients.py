@@ -225,3 +225,23 @@ def test_backward_failure_names_the_time_reached():
                        match=r"stopped at t=(1\.\d+|0\.\d*[1-9]), short of t=0"):
         nodelib.adjoint_pass(f, jnp.array([1.0]), jnp.array([0.0, 2.0]), rtol=1e-3, atol=1e-3,
                              max_steps=60, adjoint_rtol=1e-13, adjoint_atol=1e-13)
+
+
+@pytest.mark.parametrize("solver,kwargs", [("rk4", {"dt0": 0.25}), ("dopri5", {}), ("rodas4", {})])
+@pytest.mark.parametrize("n_times", [2, 4])
+def test_checkpoint_gradient_of_nested_vmaps(solver, kwargs, n_times):
+    """grad of vmap(vmap(odeint)) with checkpoints: the loops' conds must keep unbatched
+    predicates at every level of vmap (a batched cond becomes a select that reverse mode
+    cannot transpose), with dense output (n_times > 2) as well; and the zero-length steps of
+    the solves that finished first must not turn into NaN gradients."""
+    f = lambda t, y, a: jnp.tanh(a * y)  # noqa: E731
+    ts = jnp.linspace(0.0, 1.0, n_times)
+
+    def one(a, x):
+        return odeint(f, x, ts, a, solver=solver, gradient="checkpoint", **kwargs).ys.sum()
+
+    xs = jnp.array([[[1.0, 0.5], [0.2, -1.0], [2.0, 0.0]]] * 2)             # (2, 3, 2)
+    batched = lambda A: jax.vmap(lambda a, X: jax.vmap(lambda x: one(a, x))(X).sum())(A, xs).sum()  # noqa: E731
+    looped = lambda A: sum(one(A[i], x) for i in range(2) for x in xs[i])  # noqa: E731
+    A = jnp.array([1.0, -0.5])
+    np.testing.assert_allclose(jax.grad(batched)(A), jax.grad(looped)(A), rtol=1e-6)

@@ -22,6 +22,11 @@ from .ch01_resnets import check_resnet_forward, check_resnet_grad
 from .ch02_euler import check_euler_integrate, check_heun_step
 from .ch03_ode_nets import check_odenet_forward, check_shared_batch_solve
 from .ch04_adaptive import check_bosh3_step
+from .ch05_adjoint import check_augmented_dynamics, check_rk4_adjoint
+from .ch06_cnf import check_hutchinson_trace, check_planar_layer
+from .ch07_augmented import check_augmented_odenet
+from .ch08_classification import check_rknet_block
+from .ch09_latent import check_sample_and_kl
 from .ch10_limitations import check_implicit_euler_step, check_second_derivative_dynamics
 
 __all__ = [
@@ -32,6 +37,13 @@ __all__ = [
     "check_odenet_forward",
     "check_shared_batch_solve",
     "check_bosh3_step",
+    "check_augmented_dynamics",
+    "check_rk4_adjoint",
+    "check_planar_layer",
+    "check_hutchinson_trace",
+    "check_augmented_odenet",
+    "check_rknet_block",
+    "check_sample_and_kl",
     "check_implicit_euler_step",
     "check_second_derivative_dynamics",
 ]
