@@ -43,7 +43,8 @@ def test_batched_integrands_are_averages_over_the_batch(params):
     batch_field = jax.vmap(field, in_axes=(None, 0, None))
     _, kin_b, frob_b = regularised_dynamics(batch_field, batched=True)(0.4, (zs, 0.0, 0.0),
                                                                       (params, eps))
-    per_row = [regularised_dynamics(field)(0.4, (z, 0.0, 0.0), (params, e)) for z, e in zip(zs, eps)]
+    g = regularised_dynamics(field)
+    per_row = [g(0.4, (z, 0.0, 0.0), (params, e)) for z, e in zip(zs, eps)]
     np.testing.assert_allclose(kin_b, np.mean([r[1] for r in per_row]), rtol=1e-5)
     np.testing.assert_allclose(frob_b, np.mean([r[2] for r in per_row]), rtol=1e-5)
 
