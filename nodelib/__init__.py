@@ -5,7 +5,7 @@ Solvers, the adjoint method, model pieces, toy data and exercise checks, in plai
 # Solvers and gradients: tableaus.py, rk.py, rosenbrock.py, control.py, integrate.py,
 # adjoint.py, api.py
 # Models, data, training, plotting and exercise checks
-from . import checks, data, flows, latent, models, nn, plotting, train
+from . import checks, data, flows, latent, models, nn, plotting, regularisers, train
 from .api import AdjointPass, adjoint_pass, odeint
 from .memory import peak_memory
 from .models import augment, cnf_dynamics, cnf_log_density, ode_block
@@ -19,7 +19,8 @@ __all__ = [
     "AdjointPass", "adjoint_pass", "odeint", "RESULTS", "SOLVER_ERRORS", "Solution",
     "SolverError", "DOPRI5", "EULER", "MIDPOINT", "RK4", "SOLVERS", "ButcherTableau",
     "RODAS4", "RosenbrockTableau",
-    "peak_memory", "checks", "data", "flows", "latent", "models", "nn", "plotting", "train",
-    "augment", "cnf_dynamics", "cnf_log_density", "ode_block", "count_params", "init_mlp", "mlp",
+    "peak_memory", "checks", "data", "flows", "latent", "models", "nn", "plotting",
+    "regularisers", "train", "augment", "cnf_dynamics", "cnf_log_density", "ode_block",
+    "count_params", "init_mlp", "mlp",
     "resnet", "time_mlp", "fit",
 ]

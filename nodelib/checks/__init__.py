@@ -27,6 +27,7 @@ from .ch06_cnf import check_hutchinson_trace, check_planar_layer
 from .ch07_augmented import check_augmented_odenet
 from .ch08_classification import check_rknet_block
 from .ch09_latent import check_sample_and_kl
+from .ch10_limitations import check_implicit_euler_step, check_second_derivative_dynamics
 
 __all__ = [
     "check_resnet_grad",
@@ -43,4 +44,6 @@ __all__ = [
     "check_augmented_odenet",
     "check_rknet_block",
     "check_sample_and_kl",
+    "check_implicit_euler_step",
+    "check_second_derivative_dynamics",
 ]
