@@ -4,8 +4,9 @@ Each script runs in its own process with this interpreter and prints one Markdow
 on stdout (progress goes to stderr, passed through to the terminal). The sections are
 collected, under a header naming the date, the machine and the library versions, into
 appendix/results/benchmark_results.md, which appendix/benchmarks.md includes. The stiff
-benchmark gets a page of its own, appendix/results/stiff_results.md (with its own header),
-so that it can be rerun alone (`--only stiff`) without touching the others' results.
+and the derivatives benchmarks get pages of their own, appendix/results/stiff_results.md and
+derivatives_results.md (each with its own header), so that each can be rerun alone
+(`--only stiff`, `--only derivatives`) without touching the others' results.
 
 Benchmarks are not tests: they report figures measured in one run on this machine, each as
 a ratio to a peer measured in the same run.
@@ -25,8 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUTPUT = ROOT / "appendix" / "results" / "benchmark_results.md"
-SCRIPTS = ["classic", "neural", "overhead", "memory", "traces", "stiff"]
-OWN_PAGES = {"stiff": ROOT / "appendix" / "results" / "stiff_results.md"}
+SCRIPTS = ["classic", "neural", "overhead", "memory", "traces", "stiff", "derivatives"]
+OWN_PAGES = {"stiff": ROOT / "appendix" / "results" / "stiff_results.md",
+             "derivatives": ROOT / "appendix" / "results" / "derivatives_results.md"}
 PACKAGES = ["jax", "jaxlib", "numpy", "scipy", "diffrax", "equinox", "torch", "torchdiffeq"]
 
 
