@@ -90,6 +90,7 @@ def diffrax_solve(adjoint):
 METHODS = {
     "nodelib adjoint": nodelib_solve("adjoint"),
     "nodelib checkpoint": nodelib_solve("checkpoint"),
+    "nodelib backprop": nodelib_solve("backprop"),
     "jax.experimental.ode": jax_solve,
     "diffrax RecursiveCheckpoint": diffrax_solve(diffrax.RecursiveCheckpointAdjoint()),
     "diffrax Backsolve": diffrax_solve(diffrax.BacksolveAdjoint()),
@@ -126,15 +127,16 @@ INTRO = (
 
 
 COST_CASES = [((2, 64, 2), 1), ((16, 128, 16), 128)]
-COST_METHODS = ["nodelib checkpoint", "diffrax Direct", "diffrax RecursiveCheckpoint"]
+COST_METHODS = ["nodelib checkpoint", "nodelib backprop", "diffrax Direct",
+                "diffrax RecursiveCheckpoint"]
 
 
 def neural_gradient(method, f, y0, tol=1e-6, t1=8.0):
     """The parameter gradient of sum(y(t1)**2) for a neural field, by `method`."""
-    if method == "nodelib checkpoint":
+    if method.startswith("nodelib"):
         ts = jnp.array([0.0, t1], y0.dtype)
         solve = lambda p: nodelib.odeint(f, y0, ts, p, rtol=tol, atol=tol,
-                                         gradient="checkpoint").ys[-1]
+                                         gradient=method.split()[1]).ys[-1]
     else:
         adjoint = (diffrax.DirectAdjoint() if method == "diffrax Direct"
                    else diffrax.RecursiveCheckpointAdjoint())
@@ -200,21 +202,22 @@ def main():
             "entry (below 1e-6 counts as correct), *wrong* and that error, or *no* and the "
             "first line of the error JAX or the library raised.", ""]
     out.append(markdown_table(["method"] + kinds, rows, align="l" * (len(kinds) + 1)))
-    ours = [k for k in kinds if supported.get(("nodelib checkpoint", k))]
-    rc = [k for k in kinds if supported.get(("diffrax RecursiveCheckpoint", k))]
-    out += ["", f"nodelib's checkpointed gradient takes {len(ours)} of the {len(kinds)} "
-            f"derivatives correctly ({', '.join(ours) or 'none'}); diffrax's "
-            f"RecursiveCheckpointAdjoint, the peer its time and memory targets compare it "
-            f"with, takes {len(rc)} ({', '.join(rc) or 'none'})."]
-    out += ["", "### What the checkpointed gradient costs against the methods that can take "
-            "these derivatives", "",
+    def takes(method):
+        done = [k for k in kinds if supported.get((method, k))]
+        return f"{len(done)} ({', '.join(done) or 'none'})"
+    out += ["", f"Of the {len(kinds)} derivatives, nodelib's `gradient=\"checkpoint\"` takes "
+            f"{takes('nodelib checkpoint')}, `gradient=\"backprop\"` "
+            f"{takes('nodelib backprop')}, and diffrax's RecursiveCheckpointAdjoint, the peer "
+            f"of the checkpoint targets, {takes('diffrax RecursiveCheckpoint')}."]
+    out += ["", "### What the derivatives cost", "",
             "The gradient of sum(y(8)**2) with respect to the parameters of the tanh MLP "
             "fields of the neural benchmark (Dopri5, rtol = atol = 1e-6, float64, "
             "`max_steps` 4096 for every method): time as a ratio to nodelib's checkpoint "
             "(medians of interleaved rounds; nodelib's own time in brackets) and the compiled "
-            "memory of the gradient (XLA's analysis; in brackets the ratio to nodelib's). "
-            "diffrax's DirectAdjoint takes the same five derivatives as nodelib's checkpoint; "
-            "RecursiveCheckpointAdjoint, first-order reverse mode only, is shown for scale.", ""]
+            "memory of the gradient (XLA's analysis; in brackets the ratio to nodelib's "
+            "checkpoint). nodelib's backprop and diffrax's DirectAdjoint take all five "
+            "derivatives; nodelib's checkpoint and diffrax's RecursiveCheckpointAdjoint have "
+            "reverse passes of their own.", ""]
     out.append(markdown_table(["field", "method", "time ÷ nodelib checkpoint",
                                "memory (÷ nodelib checkpoint)"], cost_rows()))
     print("\n".join(out))

@@ -35,7 +35,8 @@ import nodelib  # noqa: E402
 STEPS = (100, 1000) if QUICK else (100, 1000, 10000)
 SIZES, BATCH, DTYPE = (2, 64, 2), 16, jnp.float64
 LIMIT = 1.2
-METHODS = ["nodelib adjoint", "nodelib checkpoint", "diffrax RecursiveCheckpoint",
+METHODS = ["nodelib adjoint", "nodelib checkpoint", "nodelib backprop",
+           "diffrax RecursiveCheckpoint",
            "diffrax Backsolve"]
 
 
@@ -71,7 +72,7 @@ def memory(solve, params):
 def max_steps_memory(f, params, y0):
     """Gradient memory of an adaptive solve of a few dozen steps at max_steps 500 and 20 000."""
     out = {}
-    for method in ("adjoint", "checkpoint"):
+    for method in ("adjoint", "checkpoint", "backprop"):
         for ms in (500, 20_000):
             solve = lambda p, ms=ms, method=method: nodelib.odeint(
                 f, y0, jnp.array([0.0, 6.0], DTYPE), p, max_steps=ms, gradient=method).ys[-1]
@@ -92,7 +93,7 @@ def figure(mem):
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for i, method in enumerate(METHODS):
-        ax.loglog(STEPS, [mem[(method, n)] / 1e6 for n in STEPS], marker="osD^"[i],
+        ax.loglog(STEPS, [mem[(method, n)] / 1e6 for n in STEPS], marker="osvD^"[i],
                   label=method)
     ax.set_xlabel("RK4 steps (max_steps equal to the steps)")
     ax.set_ylabel("compiled temporary memory (MB)")
@@ -130,7 +131,8 @@ def main():
              for m in METHODS] for n in STEPS]
     ms_rows = [[m, fmt_bytes(ms_mem[(m, 500)]), fmt_bytes(ms_mem[(m, 20_000)]),
                 fmt_ratio(ms_mem[(m, 20_000)] / ms_mem[(m, 500)])]
-               for m in ("nodelib adjoint", "nodelib checkpoint", "diffrax RecursiveCheckpoint")]
+               for m in ("nodelib adjoint", "nodelib checkpoint", "nodelib backprop",
+                         "diffrax RecursiveCheckpoint")]
     ck, rc = "nodelib checkpoint", "diffrax RecursiveCheckpoint"
     worst_vs_rc = max(mem[(ck, n)] / mem[(rc, n)] for n in STEPS)
     ms_growth = ms_mem[(ck, 20_000)] / ms_mem[(ck, 500)]
@@ -143,7 +145,11 @@ def main():
              "steps). In brackets: the ratio to the first row. The continuous adjoints "
              "(nodelib's `gradient=\"adjoint\"`, diffrax's BacksolveAdjoint) keep only the "
              "final state and solve backwards; nodelib's `gradient=\"checkpoint\"` keeps "
-             "about 2·sqrt(max_steps) states and the intermediates of one step; "
+             "about 2·sqrt(max_steps) states (one every sqrt(max_steps) steps and those of "
+             "the last sqrt(max_steps) steps) and the intermediates of one step; "
+             "`gradient=\"backprop\"` (the same derivative, taken by JAX through two levels "
+             "of checkpointed scans) about as many states, each with a copy of the "
+             "parameters; "
              "diffrax's RecursiveCheckpointAdjoint keeps about log2(max_steps) states "
              "(online treeverse).", "",
              markdown_table(["steps"] + METHODS, rows), "", figure(mem), "",

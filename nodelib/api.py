@@ -16,6 +16,7 @@ from .solution import Solution, checked, raise_if_failed
 from .tableaus import SOLVERS, ButcherTableau
 
 GRADIENTS = ("adjoint", "checkpoint", "backprop")
+_BACKWARD_PASS = {"adjoint": "the adjoint", "checkpoint": "the checkpointed gradient"}
 
 
 def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=None,
@@ -50,14 +51,15 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
             accurate to the tolerances. Reverse mode (`jax.grad`, `jax.vjp`, `jax.jacrev`)
             and second derivatives (`jax.hessian`, grad of grad); no forward mode.
             "checkpoint": the exact derivative of the solver's own steps
-            (discretise-then-optimise), with checkpoints: memory grows like the square
-            root of max_steps, time with the steps taken (see `integrate.run_loop`).
-            Every mode of differentiation, to any order, forward mode included.
-            "backprop": the same as "checkpoint" (the same numbers; the name says what
-            it computes). Backpropagating through every step without checkpoints
-            cost memory and time in proportion to max_steps (1.8 GB and 0.7 s at the
-            default for a batch-64 MLP field taking 15 steps; with checkpoints 2.5 MB and
-            7 ms), so nodelib always checkpoints.
+            (discretise-then-optimise) by a reverse pass over recorded checkpoints: about
+            2 sqrt(max_steps) saved states, and a solve of up to sqrt(max_steps) steps runs
+            each step twice forwards and once backwards (see `nodelib.checkpoint`). Reverse
+            mode and second derivatives (grad of grad, `jax.hessian`, which run at
+            "backprop"'s cost); no forward mode.
+            "backprop": the same numbers, with JAX differentiating the solver's steps itself
+            (checkpointed scans, see `integrate.run_loop`): every mode of differentiation,
+            to any order, forward mode (`jax.jvp`, `jax.jacfwd`) included; for a gradient it
+            is slower than "checkpoint" and keeps a copy of the parameters per checkpoint.
         throw: if True, a failed solve raises `SolverError`; if False, check `sol.result`.
         adjoint_rtol, adjoint_atol: tolerances of the adjoint's backward solve (default:
             the forward ones).
@@ -90,7 +92,9 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
     if not isinstance(max_steps, numbers.Integral) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
     cfg = Config(tableau, rtol, atol, None if dt0 is None else _positive("dt0", dt0),
-                 int(max_steps), differentiable=gradient != "adjoint",
+                 int(max_steps),
+                 differentiable={"adjoint": False, "checkpoint": "checkpoint",
+                                 "backprop": True}[gradient],
                  dtmax=None if dtmax is None else _positive("dtmax", dtmax))
     adj = (_positive("adjoint_rtol", adjoint_rtol) if adjoint_rtol is not None else rtol,
            _positive("adjoint_atol", adjoint_atol) if adjoint_atol is not None else atol)
@@ -100,12 +104,14 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
         if "forward-mode autodiff" not in str(e):
             raise
         raise TypeError(
-            "odeint(..., gradient='adjoint') supports reverse mode (jax.grad, jax.vjp, "
+            f"odeint(..., gradient={gradient!r}) supports reverse mode (jax.grad, jax.vjp, "
             "jax.jacrev) and second derivatives built on it (jax.hessian, grad of grad), but "
-            "not forward mode (jax.jvp, jax.jacfwd): the adjoint is defined by its backward "
-            "pass. Use gradient='checkpoint', which supports every mode") from None
+            f"not forward mode (jax.jvp, jax.jacfwd): {_BACKWARD_PASS[gradient]} is defined "
+            "by its backward pass. Use gradient='backprop', which supports every mode"
+        ) from None
     if throw:
-        if isinstance(sol.result, jax.core.Tracer):      # under jit: raise when the program runs
+        if any(isinstance(x, jax.core.Tracer) for x in (sol.result, sol.t_reached)):
+            # under jit (or a transformation): raise when the program runs
             sol = checked(sol, sol.result, sol.t_reached, ts[-1], cfg.max_steps)
         else:
             raise_if_failed(sol.result, sol.t_reached, ts[-1], cfg.max_steps)

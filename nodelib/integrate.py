@@ -3,10 +3,11 @@ Dormand–Prince, or the stiff Rosenbrock method RODAS4) with error control and 
 States are flat vectors here (see `nodelib.odeint`).
 
 Both loops are written once, as a `body` taking the loop state to the next one, and run by
-`run_loop`: a `lax.while_loop` (fast, used whenever the solve is not differentiated), or,
-when JAX differentiates through the steps (`gradient="checkpoint"`, and the adjoint's own
-solves under second derivatives), nested scans of checkpointed chunks that skip the work
-once the solve is done.
+`run_loop`: a `lax.while_loop` (fast, used whenever the solve is not differentiated); with
+`gradient="checkpoint"`, the while loop of `nodelib.checkpoint`, which records checkpoints
+for a reverse pass of its own; or, when JAX differentiates through the steps itself
+(`gradient="backprop"`, second derivatives, and the adjoint's own solves under second
+derivatives), nested scans of checkpointed chunks that skip the work once the solve is done.
 """
 from functools import partial
 from typing import NamedTuple
@@ -16,6 +17,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import control, rosenbrock
+from .checkpoint import checkpointed_loop
 from .rk import dense_coefficients, interpolate, rk_step
 from .rosenbrock import RosenbrockTableau
 from .solution import DT_UNDERFLOW, MAX_STEPS_REACHED, NONFINITE, SUCCESS
@@ -29,7 +31,8 @@ class Config(NamedTuple):
     atol: float
     dt0: float | None
     max_steps: int
-    differentiable: bool = False      # True: JAX can differentiate the loop (`run_loop`)
+    differentiable: bool | str = False  # True: JAX can differentiate the loop (`run_loop`);
+    #                                     "checkpoint": `checkpoint.checkpointed_loop`
     dtmax: float | None = None        # largest step of an adaptive solver
 
 
@@ -64,8 +67,13 @@ def run_loop(cond, body, state, cfg: Config):
 
     Not differentiable (`cfg.differentiable=False`): a `lax.while_loop`.
 
-    Differentiable (gradient="checkpoint"): reverse mode needs loops of fixed length, and a
-    plain `lax.scan` of max_steps steps stores every step's intermediate values, used or not
+    `cfg.differentiable="checkpoint"`: `checkpoint.checkpointed_loop`, a while loop with a
+    reverse pass of its own (first-order reverse mode); its derivatives of higher order
+    fall back on `scan_loop`.
+
+    Differentiable by JAX (gradient="backprop", `scan_loop`): reverse mode needs loops of
+    fixed length, and a plain `lax.scan` of max_steps steps stores every step's
+    intermediate values, used or not
     (1.8 GB at the default max_steps for a batch-64 MLP field that takes 15 steps). Instead
     the steps run in two nested levels of chunks (`chunk_sizes`). Each chunk is skipped
     whole once the solve is done (a `lax.cond`, kept unbatched under `jax.vmap` by
@@ -90,6 +98,14 @@ def run_loop(cond, body, state, cfg: Config):
     """
     if not cfg.differentiable:
         return lax.while_loop(cond, body, state)
+    if cfg.differentiable == "checkpoint":
+        return checkpointed_loop(cond, body, state, cfg.max_steps,
+                                 lambda c, b, s: scan_loop(c, b, s, cfg))
+    return scan_loop(cond, body, state, cfg)
+
+
+def scan_loop(cond, body, state, cfg: Config):
+    """The loop of `run_loop` written so that JAX can differentiate it to any order."""
     middle, outer = chunk_sizes(cfg.max_steps)
 
     def step(s):
@@ -139,7 +155,7 @@ def solve(f, y0, ts, args, cfg: Config):
         (ys, stats, result, t_reached): ys (T, n) with ys[0] == y0 (NaN where a failed
         solve never arrived), the stats dict, the result code and the last time reached.
     """
-    if not cfg.differentiable:
+    if not cfg.differentiable or cfg.differentiable == "checkpoint":
         return _solve(f, y0, ts, args, cfg)
     return _solve_differentiable(f, cfg, y0, ts, args)
 
@@ -193,22 +209,30 @@ def _solve_fixed(fn, y0, ts, cfg):
         y1, _, _ = rk_step(tab, fn, t, s["y"], dt)
         finite = _all_finite(y1)
         done_interval = k + 1 == n_steps[i]
-        ys = jnp.where(done_interval & finite, s["ys"].at[i + 1].set(y1), s["ys"])
+        out = {}
+        if T > 2:       # with ts = [t0, t1] the final y is the output: no (T, n) buffer
+            out["ys"] = jnp.where(done_interval & finite, s["ys"].at[i + 1].set(y1), s["ys"])
         return dict(
-            i=_code(jnp.where(done_interval & finite, i + 1, i)),
+            out, i=_code(jnp.where(done_interval & finite, i + 1, i)),
             k=_code(jnp.where(done_interval, 0, k + 1)),
-            y=y1, ys=ys, steps=s["steps"] + 1,
+            y=y1, steps=s["steps"] + 1,
             t=jnp.where(done_interval, ts[i + 1], t + dt),
             result=_code(jnp.where(finite, SUCCESS, NONFINITE)))
 
     zero = jnp.zeros((), jnp.int32)
-    init = dict(i=zero, k=zero, y=y0, ys=_empty_outputs(y0, ts), steps=zero,
+    init = dict(i=zero, k=zero, y=y0, steps=zero,
                 t=ts[0], result=_code(jnp.where(_all_finite(y0), SUCCESS, NONFINITE)))
+    if T > 2:
+        init["ys"] = _empty_outputs(y0, ts)                                     # (T, n)
     s = run_loop(cond, body, init, cfg)
     short = (s["result"] == SUCCESS) & (s["i"] < T - 1)
     result = _code(jnp.where(short, MAX_STEPS_REACHED, s["result"]))
     stats = _stats(_code(tab.evals_per_step * s["steps"]), s["steps"], s["steps"])
-    return s["ys"], stats, result, s["t"]
+    if T == 2:
+        ys = jnp.stack([y0, jnp.where(s["i"] == 1, s["y"], jnp.nan)])          # (2, n)
+    else:
+        ys = s["ys"]
+    return ys, stats, result, s["t"]
 
 
 def _limit(dt, cfg):

@@ -18,7 +18,7 @@ from jax.test_util import check_grads
 import nodelib
 from nodelib import odeint
 
-MODES = ["adjoint", "checkpoint"]
+MODES = ["adjoint", "checkpoint", "backprop"]
 TOL = dict(rtol=1e-10, atol=1e-10)
 
 
@@ -61,7 +61,7 @@ CASES = {
 
 # Each case in one mode, the modes alternating (a second-order check compiles for 10-25 s).
 @pytest.mark.slow
-@pytest.mark.parametrize("case, gradient", [(case, MODES[i % 2]) for i, case in enumerate(CASES)])
+@pytest.mark.parametrize("case, gradient", [(case, MODES[i % 3]) for i, case in enumerate(CASES)])
 def test_second_order_reverse_mode_as_jax_experimental_ode_checks_it(case, gradient):
     fun, args = CASES[case]
     check_grads(jax.jit(integrate(fun, gradient)), args, order=2, modes=["rev"],
@@ -69,9 +69,9 @@ def test_second_order_reverse_mode_as_jax_experimental_ode_checks_it(case, gradi
 
 
 @pytest.mark.slow
-def test_checkpoint_supports_forward_mode_to_second_order():
+def test_backprop_supports_forward_mode_to_second_order():
     fun, args = CASES["decay"]
-    check_grads(jax.jit(integrate(fun, "checkpoint")), args, order=2, modes=["fwd"],
+    check_grads(jax.jit(integrate(fun, "backprop")), args, order=2, modes=["fwd"],
                 atol=1e-3, rtol=1e-3)
 
 
@@ -108,13 +108,18 @@ def test_jitted_grad_of_grad():
         np.testing.assert_allclose(g2, (g1(0.7 + 1e-5) - g1(0.7 - 1e-5)) / 2e-5, rtol=1e-5)
 
 
-def test_forward_mode_with_the_adjoint_names_the_mode_that_supports_it():
+@pytest.mark.parametrize("gradient", ["adjoint", "checkpoint"])
+def test_forward_mode_names_the_mode_that_supports_it(gradient):
     f = lambda t, y, p: -p * y
-    final = lambda p: odeint(f, jnp.array([1.0]), jnp.array([0.0, 1.0]), p).ys[-1, 0]
-    with pytest.raises(TypeError, match="gradient='checkpoint', which supports every mode"):
+    final = lambda p: odeint(f, jnp.array([1.0]), jnp.array([0.0, 1.0]), p,
+                             gradient=gradient).ys[-1, 0]
+    with pytest.raises(TypeError, match="gradient='backprop', which supports every mode"):
         jax.jvp(final, (0.5,), (1.0,))
-    with pytest.raises(TypeError, match="not forward mode"):
+    with pytest.raises(TypeError, match=f"gradient='{gradient}'.*not forward mode"):
         jax.jacfwd(final)(0.5)
+    backprop = lambda p: odeint(f, jnp.array([1.0]), jnp.array([0.0, 1.0]), p,
+                                gradient="backprop").ys[-1, 0]
+    np.testing.assert_allclose(jax.jvp(backprop, (0.5,), (1.0,))[1], -np.exp(-0.5), rtol=1e-5)
 
 
 def test_vmap_of_grad_matches_separate_grads():
