@@ -147,9 +147,11 @@ def solve(f, y0, ts, args, cfg: Config):
         y0: initial state, shape (n,), floating point.
         ts: strictly monotonic output times, shape (T,), same dtype as y0.
         args: pytree passed to f.
-        cfg: `Config`. With `cfg.differentiable`, JAX can differentiate the solve to any
-            order, in forward and reverse mode: the derivatives run the checkpointed loops
-            of `run_loop`, and evaluating the solve alone runs the fast while loop.
+        cfg: `Config`. With `cfg.differentiable=True`, JAX can differentiate the solve to
+            any order, in forward and reverse mode: the derivatives run the checkpointed
+            scans of `run_loop`, and evaluating the solve alone runs the fast while loop.
+            With `cfg.differentiable="checkpoint"`, reverse mode runs the reverse pass of
+            `nodelib.checkpoint` (higher orders fall back on the scans); no forward mode.
 
     Returns:
         (ys, stats, result, t_reached): ys (T, n) with ys[0] == y0 (NaN where a failed
