@@ -207,15 +207,17 @@ def _reverse(body, cond, scan_loop, m, state, consts, fixed, ckpts, seg, n, ct):
         ct_prev, ct_c = pullback(ct_s)
         return ct_prev, jax.tree_util.tree_map(jnp.add, acc, ct_c)
 
-    def recompute(j):
+    def recompute(j, buf):
+        # Fills the carried buffer in place: a reference to `seg` here would keep it alive
+        # beside `buf`, and XLA would copy it (a third buffer of m states).
         def fill(i, c):
             s, buf = c
             return _step(body, cond, s, consts, fixed), _put(buf, i, s)
-        return lax.fori_loop(0, m, fill, (_get(ckpts, j), seg))[1]
+        return lax.fori_loop(0, m, fill, (_get(ckpts, j), buf))[1]
 
     def segment(c):
         j, ct_s, acc, buf = c
-        buf = lax.cond(j < (n - 1) // m, recompute, lambda j: buf, j)
+        buf = lax.cond(j < (n - 1) // m, recompute, lambda j, buf: buf, j, buf)
         last = jnp.where(j == (n - 1) // m, (n - 1) % m, m - 1)
 
         def back(c):
