@@ -61,6 +61,23 @@ def _empty(s, n):
     return jax.tree_util.tree_map(lambda x: jnp.zeros((n,) + x.shape, x.dtype), s)
 
 
+@jax.custom_batching.custom_vmap
+def any_in_batch(flag):
+    """`flag` itself; under `jax.vmap`, whether it holds for any element (an unbatched bool).
+
+    A `lax.cond` whose predicate is batched runs both branches and selects; an unbatched
+    predicate keeps the cond, so a batch of solves skips the work that none of them needs
+    (the chunks after all are done, a segment no solve needs recomputed).
+    """
+    return flag
+
+
+@any_in_batch.def_vmap
+def _any_in_batch_vmap(axis_size, in_batched, flag):
+    # Called again on the result, so that an enclosing vmap reduces over its axis too.
+    return any_in_batch(jnp.any(flag) if in_batched[0] else flag), False
+
+
 def checkpointed_loop(cond, body, state, max_steps, scan_loop):
     """Iterate `body` while `cond` holds, at most `max_steps` times, with the reverse pass
     of the module docstring.
@@ -88,8 +105,8 @@ def _convert(fn, state):
     the floating-point ones in `floats` (they receive cotangents), the rest in `fixed`.
     (`jax.closure_convert` hoists only values being differentiated; a custom_vjp must not
     close over any traced value.)"""
-    closed = jax.make_jaxpr(fn)(state)
-    out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, state))
+    closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(state)
+    out_tree = jax.tree_util.tree_structure(out_shape)
     mask = [_is_float(c) for c in closed.consts]
     floats = [c for c, f in zip(closed.consts, mask) if f]
     fixed = [c for c, f in zip(closed.consts, mask) if not f]
@@ -217,7 +234,10 @@ def _reverse(body, cond, scan_loop, m, state, consts, fixed, ckpts, seg, n, ct):
 
     def segment(c):
         j, ct_s, acc, buf = c
-        buf = lax.cond(j < (n - 1) // m, recompute, lambda j, buf: buf, j, buf)
+        # Under vmap, any_in_batch keeps the cond (a batched predicate would make it a
+        # select that recomputes every segment): a solve of the batch that does not need
+        # this segment recomputed gets the states it recorded, computed again.
+        buf = lax.cond(any_in_batch(j < (n - 1) // m), recompute, lambda j, buf: buf, j, buf)
         last = jnp.where(j == (n - 1) // m, (n - 1) % m, m - 1)
 
         def back(c):

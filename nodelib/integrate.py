@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import control, rosenbrock
-from .checkpoint import checkpointed_loop
+from .checkpoint import any_in_batch, checkpointed_loop
 from .rk import dense_coefficients, interpolate, rk_step
 from .rosenbrock import RosenbrockTableau
 from .solution import DT_UNDERFLOW, MAX_STEPS_REACHED, NONFINITE, SUCCESS
@@ -44,22 +44,6 @@ def chunk_sizes(max_steps: int):
     """
     middle = max(1, int(round(max_steps ** 0.5)))
     return middle, -(-max_steps // middle)
-
-
-@jax.custom_batching.custom_vmap
-def any_in_batch(flag):
-    """`flag` itself; under `jax.vmap`, whether it holds for any element (an unbatched bool).
-
-    A `lax.cond` whose predicate is batched runs both branches and selects; an unbatched
-    predicate keeps the cond, so a batch of solves skips the chunks after all are done.
-    """
-    return flag
-
-
-@any_in_batch.def_vmap
-def _any_in_batch_vmap(axis_size, in_batched, flag):
-    # Called again on the result, so that an enclosing vmap reduces over its axis too.
-    return any_in_batch(jnp.any(flag) if in_batched[0] else flag), False
 
 
 def run_loop(cond, body, state, cfg: Config):
