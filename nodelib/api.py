@@ -51,9 +51,12 @@ def odeint(f, y0, ts, args=None, *, solver="dopri5", rtol=1e-6, atol=1e-6, dt0=N
             accurate to the tolerances. Reverse mode (`jax.grad`, `jax.vjp`, `jax.jacrev`)
             and second derivatives (`jax.hessian`, grad of grad); no forward mode.
             "checkpoint": the exact derivative of the solver's own steps
-            (discretise-then-optimise) by a reverse pass over recorded checkpoints: about
-            2 sqrt(max_steps) saved states, and a solve of up to sqrt(max_steps) steps runs
-            each step twice forwards and once backwards (see `nodelib.checkpoint`). Reverse
+            (discretise-then-optimise) by a reverse pass over checkpoints recorded at three
+            levels: 55 saved states at the default max_steps (82 at 20,000), and a solve of
+            up to 32 steps runs each step twice forwards and once backwards, a longer one
+            three or four times forwards (see `nodelib.checkpoint`); for a wide f on a batch
+            of states, the reverse pass evaluates f again rather than keep its intermediate
+            values (`nodelib.remat`). Reverse
             mode and second derivatives (grad of grad, `jax.hessian`, which run at
             "backprop"'s cost); no forward mode.
             "backprop": the same numbers, with JAX differentiating the solver's steps itself

@@ -1,18 +1,29 @@
 """A while loop with a fast reverse pass: the engine of `odeint(..., gradient="checkpoint")`.
 
-The forward pass is an ordinary `lax.while_loop` that also records states: every m-th loop
-state in `ckpts` (m = about sqrt(max_steps)), and every state of the current segment of m
-steps in `seg`. The reverse pass walks the steps backwards, taking the vector-Jacobian
-product of one step at a time (`jax.vjp`, which recomputes that step). The last segment's
-states are still in `seg`; each earlier segment is first recomputed from its checkpoint.
-This is two-level checkpointing (Griewank and Walther, *Evaluating Derivatives*, 2008,
-ch. 12) with the final segment kept, the cost model of diffrax's RecursiveCheckpointAdjoint
-for short solves:
+The forward pass is an ordinary `lax.while_loop` that also records states at three levels
+(`level_sizes`; (11, 12, 32) at the default max_steps = 4096): the top keeps every 384th
+loop state, the middle every 32nd state of the current top segment, the finest every state
+of the current middle segment. The reverse pass walks the steps backwards, taking the
+vector-Jacobian product of one step at a time (`jax.vjp`, which recomputes that step) from
+the finest buffer; a finest segment not in the buffer is first recomputed from the middle
+level, and a middle segment from the top. This is multi-level checkpointing (Griewank and
+Walther, *Evaluating Derivatives*, 2008, ch. 12) with the last segment of every level kept;
+diffrax's RecursiveCheckpointAdjoint uses an online binomial scheme (treeverse) instead,
+about log2(max_steps) states, each recomputed a few times more. The cost model:
 
-    memory:  (max_steps / m + m) loop states, about 2 sqrt(max_steps): 128 at the default
-             4096; the parameters once, not once per state;
-    time:    a solve of N <= m steps runs each step twice forwards and once backwards;
-             a longer one recomputes its earlier segments once more (three forwards).
+    memory:  top + middle + finest loop states: 55 at the default 4096 steps, 40 at 500,
+             82 at 20,000; the parameters once, not once per state; and the intermediate
+             values of one step, or of one evaluation of f (see below);
+    time:    a solve of N <= 32 steps runs each step twice forwards and once backwards;
+             a longer one recomputes its earlier finest segments once more (three
+             forwards), one of more than 384 steps its earlier middle segments too (four).
+
+A step's vector-Jacobian product keeps what f computes at every stage: for a wide MLP on a
+batch of states, seven stages of activations, more than the saved states. Where f's
+intermediate values outweigh its inputs (`remat.worth_recomputing`), the reverse pass calls f
+through `nodelib.remat.recompute_in_reverse`, which keeps only its inputs and evaluates it
+again when its cotangent arrives (diffrax does the same with a checkpointed loop over the
+stages).
 
 A `jax.custom_vjp` cannot be differentiated in forward mode, and JAX cannot differentiate a
 while loop in reverse mode. So the two passes are `jax.custom_jvp` functions whose derivative
@@ -20,16 +31,35 @@ rules fall back on the loop JAX can differentiate to any order (`integrate.scan_
 second derivatives (grad of grad, Hessians) work and cost what `gradient="backprop"` costs;
 forward mode of the first order (`jax.jvp`, `jax.jacfwd`) needs `gradient="backprop"`.
 """
+import math
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+FINEST = 32   # states in the finest buffer: a solve of up to 32 steps recomputes nothing
 
-def segment_length(max_steps: int) -> int:
-    """m: steps per segment, about sqrt(max_steps) (64 at 4096)."""
-    return max(1, int(round(max_steps ** 0.5)))
+
+def level_sizes(max_steps: int) -> tuple[int, int, int]:
+    """States kept at each of the three levels, (top, middle, finest), whose product covers
+    max_steps: (11, 12, 32) at the default 4096 steps, 55 states in all; (4, 4, 32) at 500;
+    (25, 25, 32) at 20,000."""
+    fine = min(FINEST, max_steps)
+    middle = 1
+    while middle * middle * fine < max_steps:
+        middle += 1
+    return -(-max_steps // (middle * fine)), middle, fine
+
+
+def _strides(sizes):
+    """Steps between consecutive states of each level: the product of the finer sizes."""
+    return [math.prod(sizes[level + 1:]) for level in range(len(sizes))]
+
+
+def _offsets(sizes):
+    """Where each level below the top starts in the buffer `low` (the top: unused, 0)."""
+    return [0] + [sum(sizes[1:level]) for level in range(1, len(sizes))]
 
 
 def _is_float(x):
@@ -50,15 +80,27 @@ def _with_floats(s, floats):
 
 
 def _put(buffers, i, s):
-    return jax.tree_util.tree_map(lambda b, x: b.at[i].set(x), buffers, s)
+    return jax.tree_util.tree_map(lambda b, x: lax.dynamic_update_index_in_dim(b, x, i, 0),
+                                  buffers, s)
 
 
 def _get(buffers, i):
-    return jax.tree_util.tree_map(lambda b: b[i], buffers)
+    return jax.tree_util.tree_map(lambda b: lax.dynamic_index_in_dim(b, i, 0, False), buffers)
 
 
-def _empty(s, n):
-    return jax.tree_util.tree_map(lambda x: jnp.zeros((n,) + x.shape, x.dtype), s)
+def _div(a, b):
+    """a // b and a % b for non-negative int32 a and positive b (C division is floor
+    division there, and XLA's is a single instruction)."""
+    b = jnp.asarray(b, jnp.int32)
+    return lax.div(a, b), lax.rem(a, b)
+
+
+def _empty(s, shape):
+    return jax.tree_util.tree_map(lambda x: jnp.zeros(shape + jnp.shape(x), x.dtype), s)
+
+
+def _where(flag, a, b):
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(flag, x, y), a, b)
 
 
 @jax.custom_batching.custom_vmap
@@ -78,7 +120,7 @@ def _any_in_batch_vmap(axis_size, in_batched, flag):
     return any_in_batch(jnp.any(flag) if in_batched[0] else flag), False
 
 
-def checkpointed_loop(cond, body, state, max_steps, scan_loop):
+def checkpointed_loop(cond, body, state, max_steps, scan_loop, reverse_body=None):
     """Iterate `body` while `cond` holds, at most `max_steps` times, with the reverse pass
     of the module docstring.
 
@@ -89,34 +131,48 @@ def checkpointed_loop(cond, body, state, max_steps, scan_loop):
         max_steps: static bound on the iterations.
         scan_loop: `scan_loop(cond, body, state)`, the same loop written so that JAX can
             differentiate it itself (used for second derivatives).
+        reverse_body: `body` as the reverse pass differentiates it, one step at a time
+            (e.g. with `remat.recompute_in_reverse` around its costly calls); `body` if
+            None.
 
     Returns:
         The final state.
     """
-    body_c, consts, body_fixed = _convert(body, state)
-    cond_c, cond_floats, cond_fixed = _convert(cond, state)
-    m = segment_length(max_steps)
-    return _loop(body_c, cond_c, scan_loop, max_steps, m, state, consts,
+    (body_c, reverse_c), consts, body_fixed = _convert([body, reverse_body or body], state)
+    (cond_c,), cond_floats, cond_fixed = _convert([cond], state)
+    plan = level_sizes(max_steps)
+    return _loop(body_c, cond_c, reverse_c, scan_loop, max_steps, plan, state, consts,
                  (body_fixed, cond_floats, cond_fixed))
 
 
-def _convert(fn, state):
-    """fn(s) as converted(s, floats, fixed): every value fn closes over becomes an argument,
-    the floating-point ones in `floats` (they receive cotangents), the rest in `fixed`.
-    (`jax.closure_convert` hoists only values being differentiated; a custom_vjp must not
-    close over any traced value.)"""
-    closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(state)
-    out_tree = jax.tree_util.tree_structure(out_shape)
-    mask = [_is_float(c) for c in closed.consts]
-    floats = [c for c, f in zip(closed.consts, mask) if f]
-    fixed = [c for c, f in zip(closed.consts, mask) if not f]
+def _convert(fns, state):
+    """Each fn(s) of `fns` as converted(s, floats, fixed): every value the functions close
+    over becomes an argument, the floating-point ones in `floats` (they receive cotangents),
+    the rest in `fixed`; a value two of them close over appears once. (`jax.closure_convert`
+    hoists only values being differentiated; a custom_vjp must not close over any traced
+    value.)"""
+    closed = [jax.make_jaxpr(fn, return_shape=True)(state) for fn in fns]
+    values, index = [], {}
+    for jaxpr, _ in closed:
+        for v in jaxpr.consts:
+            if id(v) not in index:
+                index[id(v)] = len(values)
+                values.append(v)
+    mask = [_is_float(v) for v in values]
 
-    def converted(s, floats, fixed):
-        it_f, it_o = iter(floats), iter(fixed)
-        values = [next(it_f) if f else next(it_o) for f in mask]
-        out = jax.core.eval_jaxpr(closed.jaxpr, values, *jax.tree_util.tree_leaves(s))
-        return jax.tree_util.tree_unflatten(out_tree, out)
-    return converted, floats, fixed
+    def convert(jaxpr, out_shape):
+        out_tree = jax.tree_util.tree_structure(out_shape)
+        where = [index[id(v)] for v in jaxpr.consts]
+
+        def converted(s, floats, fixed):
+            it_f, it_o = iter(floats), iter(fixed)
+            vals = [next(it_f) if f else next(it_o) for f in mask]
+            out = jax.core.eval_jaxpr(jaxpr.jaxpr, [vals[i] for i in where],
+                                      *jax.tree_util.tree_leaves(s))
+            return jax.tree_util.tree_unflatten(out_tree, out)
+        return converted
+    return ([convert(*c) for c in closed], [v for v, f in zip(values, mask) if f],
+            [v for v, f in zip(values, mask) if not f])
 
 
 def _step(body, cond, s, consts, fixed):
@@ -131,8 +187,8 @@ def _slow(body, cond, scan_loop, state, consts, fixed):
                      state)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2, 3, 4))
-def _loop(body, cond, scan_loop, max_steps, m, state, consts, fixed):
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2, 3, 4, 5))
+def _loop(body, cond, rbody, scan_loop, max_steps, plan, state, consts, fixed):
     def keep_going(c):
         return cond(c[0], fixed[1], fixed[2]) & (c[1] < max_steps)
 
@@ -140,16 +196,16 @@ def _loop(body, cond, scan_loop, max_steps, m, state, consts, fixed):
                           (state, jnp.zeros((), jnp.int32)))[0]
 
 
-def _loop_fwd(body, cond, scan_loop, max_steps, m, state, consts, fixed):
-    final, ckpts, seg, n = _record(body, cond, scan_loop, max_steps, m, state, consts,
-                                   fixed)
-    return final, (state, consts, fixed, ckpts, seg, n)
+def _loop_fwd(body, cond, rbody, scan_loop, max_steps, plan, state, consts, fixed):
+    final, top, low, n = _record(body, cond, scan_loop, max_steps, plan, state, consts,
+                                 fixed)
+    return final, (state, consts, fixed, top, low, n)
 
 
-def _loop_bwd(body, cond, scan_loop, max_steps, m, res, ct_final):
-    state, consts, fixed, ckpts, seg, n = res
-    ct_state, ct_consts = _reverse(body, cond, scan_loop, m, state, consts, fixed,
-                                   ckpts, seg, n, _floats(ct_final))
+def _loop_bwd(body, cond, rbody, scan_loop, max_steps, plan, res, ct_final):
+    state, consts, fixed, top, low, n = res
+    ct_state, ct_consts = _reverse(body, cond, rbody, scan_loop, plan, state, consts, fixed,
+                                   top, low, n, _floats(ct_final))
     zeros = jax.tree_util.tree_map(jnp.zeros_like, fixed)
     return _cotangent_tree(state, ct_state), ct_consts, _zero_cotangents(zeros)
 
@@ -174,33 +230,41 @@ def _zero_cotangents(tree):
 # --- the forward pass: run and record ----------------------------------------------------
 
 @partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3, 4))
-def _record(body, cond, scan_loop, max_steps, m, state, consts, fixed):
-    """(final state, ckpts, seg, n): ckpts[j] is the state before step j*m, seg[i] the
-    state before step j*m + i of the last segment j, n the number of steps taken."""
-    n_ckpts = -(-max_steps // m)
+def _record(body, cond, scan_loop, max_steps, plan, state, consts, fixed):
+    """(final state, top, low, n), for sizes = `plan`: top[q] is the state before step
+    q * strides[0]; low holds, for each level l >= 1, the sizes[l] states of that level in
+    the last segment of the level above: the state before step k at
+    low[offsets[l] + (k // strides[l]) % sizes[l]]; n is the number of steps taken."""
+    sizes, strides = plan, _strides(plan)
 
-    def keep_going(c):
-        return cond(c[0], fixed[1], fixed[2]) & (c[3] < max_steps)
+    def keep_going(carry):
+        return cond(carry[0], fixed[1], fixed[2]) & (carry[2] < max_steps)
 
-    def run(c):
-        s, ckpts, seg, k = c
-        # A write at every step (of the old value, between checkpoints) costs one state;
-        # a cond around it would copy the whole buffer under vmap.
-        first = k % m == 0
-        kept = jax.tree_util.tree_map(lambda a, b: jnp.where(first, a, b), s, _get(ckpts, k // m))
-        return body(s, consts, fixed[0]), _put(ckpts, k // m, kept), _put(seg, k % m, s), k + 1
+    def run(carry):
+        s, levels, k = carry
+        # A write at every step (of the old value, between a level's states) costs one
+        # state; a cond around it would copy the whole buffer under vmap. Each level has a
+        # buffer of its own: XLA copies a buffer written twice in one iteration.
+        out = []
+        for level, buf in enumerate(levels):
+            q, r = _div(k, strides[level])
+            at = q if level == 0 else _div(q, sizes[level])[1]
+            out.append(_put(buf, at, _where(r == 0, s, _get(buf, at))))
+        return body(s, consts, fixed[0]), out, k + 1
 
-    init = (state, _empty(state, n_ckpts), _empty(state, m), jnp.zeros((), jnp.int32))
-    return lax.while_loop(keep_going, run, init)
+    init = (state, [_empty(state, (size,)) for size in sizes], jnp.zeros((), jnp.int32))
+    final, levels, n = lax.while_loop(keep_going, run, init)
+    low = jax.tree_util.tree_map(lambda *b: jnp.concatenate(b), *levels[1:])
+    return final, levels[0], low, n
 
 
 @_record.defjvp
-def _record_jvp(body, cond, scan_loop, max_steps, m, primals, tangents):
+def _record_jvp(body, cond, scan_loop, max_steps, plan, primals, tangents):
     # Differentiated only under second derivatives: the final state's tangent comes from the
     # loop JAX can differentiate; the recorded states are a cache that `_reverse` never
     # differentiates (its own derivative rule recomputes from state and consts).
     state, consts, fixed = primals
-    out = _record(body, cond, scan_loop, max_steps, m, *primals)
+    out = _record(body, cond, scan_loop, max_steps, plan, *primals)
     _, final_dot = jax.jvp(lambda s, c: _slow(body, cond, scan_loop, s, c, fixed),
                            (state, consts), (tangents[0], tangents[1]))
     zeros = jax.tree_util.tree_map(_zero_tangent, out[1:])
@@ -213,52 +277,80 @@ def _zero_tangent(x):
 
 # --- the reverse pass ----------------------------------------------------------------------
 
-@partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
-def _reverse(body, cond, scan_loop, m, state, consts, fixed, ckpts, seg, n, ct):
+@partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3, 4))
+def _reverse(body, cond, rbody, scan_loop, plan, state, consts, fixed, top, low, n, ct):
     """(ct_state floats, ct_consts): the cotangents of the initial state and the constants
     for the cotangent `ct` (floats) of the final state."""
+    depth, fine = len(plan), plan[-1]
+    sizes, strides, offsets = (jnp.asarray(x(plan), jnp.int32)
+                               for x in (lambda p: p, _strides, _offsets))
+
     def vjp_step(s, ct_s, acc):
-        f = lambda floats, c: _floats(_step(body, cond, _with_floats(s, floats), c,
+        f = lambda floats, c: _floats(_step(rbody, cond, _with_floats(s, floats), c,
                                             fixed))
         _, pullback = jax.vjp(f, _floats(s), consts)
         ct_prev, ct_c = pullback(ct_s)
         return ct_prev, jax.tree_util.tree_map(jnp.add, acc, ct_c)
 
-    def recompute(j, buf):
-        # Fills the carried buffer in place: a reference to `seg` here would keep it alive
-        # beside `buf`, and XLA would copy it (a third buffer of m states).
-        def fill(i, c):
-            s, buf = c
-            return _step(body, cond, s, consts, fixed), _put(buf, i, s)
-        return lax.fori_loop(0, m, fill, (_get(ckpts, j), buf))[1]
+    def segment_of(k, level):
+        """The segment of `level` (the span of its buffer) that holds step k."""
+        return _div(k, strides[level - 1])[0]
 
-    def segment(c):
-        j, ct_s, acc, buf = c
-        # Under vmap, any_in_batch keeps the cond (a batched predicate would make it a
-        # select that recomputes every segment): a solve of the batch that does not need
-        # this segment recomputed gets the states it recorded, computed again.
-        buf = lax.cond(any_in_batch(j < (n - 1) // m), recompute, lambda j, buf: buf, j, buf)
-        last = jnp.where(j == (n - 1) // m, (n - 1) % m, m - 1)
+    def refill(level, k0, low, held):
+        # Recompute the states of `level` in the segment that holds step k0, from the level
+        # above, into its part of `low` (in place: one loop for every level, so the program
+        # holds the step once).
+        segment, stride = segment_of(k0, level), strides[level]
+        above = offsets[level - 1] + _div(segment, sizes[level - 1])[1]
+        source = _where(level == 1, _get(top, jnp.minimum(segment, plan[0] - 1)),
+                        _get(low, above))
 
-        def back(c):
-            i, ct_s, acc = c
-            ct_s, acc = vjp_step(_get(buf, i), ct_s, acc)
+        def fill(i, carry):
+            s, low = carry
+            q, r = _div(i, stride)
+            at = offsets[level] + q
+            low = _put(low, at, _where(r == 0, s, _get(low, at)))
+            return _step(body, cond, s, consts, fixed), low
+        low = lax.fori_loop(0, (sizes[level] - 1) * stride + 1, fill, (source, low))[1]
+        return level + 1, low, held.at[level].set(segment)
+
+    def segment(carry):
+        g, ct_s, acc, low, held = carry           # g: segment of the finest level
+        # The levels from the coarsest one that does not hold step g*fine yet are
+        # recomputed (a finer level's segment changes whenever a coarser one's does). A
+        # while loop of data-dependent length: XLA would unroll a loop over the levels,
+        # copying the step.
+        levels = jnp.arange(depth)
+        stale = (levels >= 1) & (held != segment_of(g * fine, jnp.maximum(levels, 1)))
+        first = jnp.where(jnp.any(stale), jnp.argmax(stale), depth).astype(jnp.int32)
+        _, low, held = lax.while_loop(lambda c: c[0] < depth,
+                                      lambda c: refill(c[0], g * fine, c[1], c[2]),
+                                      (first, low, held))
+        end, last = _div(n - 1, fine)
+        last = jnp.where(g == end, last, fine - 1)
+
+        def back(carry):
+            i, ct_s, acc = carry
+            ct_s, acc = vjp_step(_get(low, offsets[-1] + i), ct_s, acc)
             return i - 1, ct_s, acc
-        _, ct_s, acc = lax.while_loop(lambda c: c[0] >= 0, back, (last, ct_s, acc))
-        return j - 1, ct_s, acc, buf
+        _, ct_s, acc = lax.while_loop(lambda carry: carry[0] >= 0, back, (last, ct_s, acc))
+        return g - 1, ct_s, acc, low, held
 
+    # held[l]: the segment whose states low holds for level l >= 1 (as the forward left it)
+    held = (n - 1) // jnp.concatenate([strides[:1], strides[:-1]])
     acc = jax.tree_util.tree_map(jnp.zeros_like, consts)
-    init = ((n - 1) // m, list(ct), acc, seg)
-    _, ct_state, acc, _ = lax.while_loop(lambda c: (c[0] >= 0) & (n > 0), segment, init)
+    init = ((n - 1) // fine, list(ct), acc, low, held)
+    _, ct_state, acc, _, _ = lax.while_loop(lambda carry: (carry[0] >= 0) & (n > 0), segment,
+                                            init)
     return ct_state, acc
 
 
 @_reverse.defjvp
-def _reverse_jvp(body, cond, scan_loop, m, primals, tangents):
+def _reverse_jvp(body, cond, rbody, scan_loop, plan, primals, tangents):
     # Second derivatives: differentiate the vector-Jacobian product of the loop JAX can
     # differentiate itself, which equals this reverse pass, with respect to the initial
     # state, the constants and the cotangent (the recorded states are only a cache).
-    state, consts, fixed, ckpts, seg, n, ct = primals
+    state, consts, fixed, top, low, n, ct = primals
     t_state, t_consts, _, _, _, _, t_ct = tangents
 
     def slow_vjp(s, c, ct):
@@ -267,6 +359,6 @@ def _reverse_jvp(body, cond, scan_loop, m, primals, tangents):
         _, pullback = jax.vjp(f, _floats(s), c)
         return pullback(ct)
 
-    out = _reverse(body, cond, scan_loop, m, *primals)
+    out = _reverse(body, cond, rbody, scan_loop, plan, *primals)
     _, out_dot = jax.jvp(slow_vjp, (state, consts, ct), (t_state, t_consts, t_ct))
     return out, out_dot

@@ -18,6 +18,7 @@ from jax import lax
 
 from . import control, rosenbrock
 from .checkpoint import any_in_batch, checkpointed_loop
+from .remat import recompute_in_reverse, worth_recomputing
 from .rk import dense_coefficients, interpolate, rk_step
 from .rosenbrock import RosenbrockTableau
 from .solution import DT_UNDERFLOW, MAX_STEPS_REACHED, NONFINITE, SUCCESS
@@ -46,7 +47,7 @@ def chunk_sizes(max_steps: int):
     return middle, -(-max_steps // middle)
 
 
-def run_loop(cond, body, state, cfg: Config):
+def run_loop(cond, body, state, cfg: Config, reverse_body=None):
     """Iterate `body` while `cond` holds, at most `cfg.max_steps` times.
 
     Not differentiable (`cfg.differentiable=False`): a `lax.while_loop`.
@@ -84,7 +85,7 @@ def run_loop(cond, body, state, cfg: Config):
         return lax.while_loop(cond, body, state)
     if cfg.differentiable == "checkpoint":
         return checkpointed_loop(cond, body, state, cfg.max_steps,
-                                 lambda c, b, s: scan_loop(c, b, s, cfg))
+                                 lambda c, b, s: scan_loop(c, b, s, cfg), reverse_body)
     return scan_loop(cond, body, state, cfg)
 
 
@@ -159,9 +160,15 @@ def _solve_differentiable_jvp(f, cfg, primals, tangents):
 
 def _solve(f, y0, ts, args, cfg: Config):
     fn = lambda t, y: f(t, y, args)
+    fn_reverse = None
+    if (cfg.differentiable == "checkpoint" and isinstance(cfg.tableau, ButcherTableau)
+            and worth_recomputing(f, ts[0], y0, args)):
+        # The reverse pass keeps f's inputs at each stage and evaluates f again for its
+        # derivative (a Rosenbrock step needs forward-mode Jacobians of f: left as it is).
+        fn_reverse = lambda t, y: recompute_in_reverse(f, t, y, args)
     if cfg.tableau.adaptive:
-        return _solve_adaptive(fn, y0, ts, cfg)
-    return _solve_fixed(fn, y0, ts, cfg)
+        return _solve_adaptive(fn, y0, ts, cfg, fn_reverse)
+    return _solve_fixed(fn, y0, ts, cfg, fn_reverse)
 
 
 def _empty_outputs(y0, ts):
@@ -177,7 +184,7 @@ def _stats(nfe, steps, accepted, njev=0, nlinsolve=0):
             "nlinsolve": _code(nlinsolve)}
 
 
-def _solve_fixed(fn, y0, ts, cfg):
+def _solve_fixed(fn, y0, ts, cfg, fn_reverse=None):
     """Fixed steps of size at most |dt0|: each output interval gets an integer number of
     equal steps, so every output time is hit exactly (no interpolation needed)."""
     tab, T = cfg.tableau, ts.shape[0]
@@ -188,7 +195,7 @@ def _solve_fixed(fn, y0, ts, cfg):
     def cond(s):
         return (s["i"] < T - 1) & (s["result"] == SUCCESS) & (s["steps"] < cfg.max_steps)
 
-    def body(s):
+    def body(s, fn=fn):
         i, k = s["i"], s["k"]
         dt = widths[i] / n_steps[i].astype(ts.dtype)
         t = ts[i] + k.astype(ts.dtype) * dt
@@ -210,7 +217,8 @@ def _solve_fixed(fn, y0, ts, cfg):
                 t=ts[0], result=_code(jnp.where(_all_finite(y0), SUCCESS, NONFINITE)))
     if T > 2:
         init["ys"] = _empty_outputs(y0, ts)                                     # (T, n)
-    s = run_loop(cond, body, init, cfg)
+    reverse_body = fn_reverse and partial(body, fn=fn_reverse)
+    s = run_loop(cond, body, init, cfg, reverse_body)
     short = (s["result"] == SUCCESS) & (s["i"] < T - 1)
     result = _code(jnp.where(short, MAX_STEPS_REACHED, s["result"]))
     stats = _stats(_code(tab.evals_per_step * s["steps"]), s["steps"], s["steps"])
@@ -311,7 +319,7 @@ def _adaptive_body(fn, ts, cfg):
     return body
 
 
-def _solve_adaptive(fn, y0, ts, cfg):
+def _solve_adaptive(fn, y0, ts, cfg, fn_reverse=None):
     """Adaptive steps with error control, PI step control and dense output."""
     tab, T = cfg.tableau, ts.shape[0]
     direction = jnp.sign(ts[-1] - ts[0])
@@ -335,7 +343,8 @@ def _solve_adaptive(fn, y0, ts, cfg):
     def cond(s):
         return (s["n_out"] < T) & (s["result"] == SUCCESS) & (s["steps"] < cfg.max_steps)
 
-    s = run_loop(cond, _adaptive_body(fn, ts, cfg), init, cfg)
+    reverse_body = fn_reverse and _adaptive_body(fn_reverse, ts, cfg)
+    s = run_loop(cond, _adaptive_body(fn, ts, cfg), init, cfg, reverse_body)
     short = (s["result"] == SUCCESS) & (s["n_out"] < T)
     result = _code(jnp.where(short, MAX_STEPS_REACHED, s["result"]))
     implicit = isinstance(tab, RosenbrockTableau)       # one Jacobian per attempted step
