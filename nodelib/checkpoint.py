@@ -235,7 +235,7 @@ def _record(body, cond, scan_loop, max_steps, plan, state, consts, fixed):
     q * strides[0]; low holds, for each level l >= 1, the sizes[l] states of that level in
     the last segment of the level above: the state before step k at
     low[offsets[l] + (k // strides[l]) % sizes[l]]; n is the number of steps taken."""
-    sizes, strides = plan, _strides(plan)
+    sizes, strides, offsets = plan, _strides(plan), _offsets(plan)
 
     def keep_going(carry):
         return cond(carry[0], fixed[1], fixed[2]) & (carry[2] < max_steps)
@@ -244,17 +244,24 @@ def _record(body, cond, scan_loop, max_steps, plan, state, consts, fixed):
         s, levels, k = carry
         # A write at every step (of the old value, between a level's states) costs one
         # state; a cond around it would copy the whole buffer under vmap. Each level has a
-        # buffer of its own: XLA copies a buffer written twice in one iteration.
+        # buffer of its own (XLA copies a buffer written twice in one iteration); the
+        # finest writes straight into its part of `low`.
         out = []
         for level, buf in enumerate(levels):
             q, r = _div(k, strides[level])
             at = q if level == 0 else _div(q, sizes[level])[1]
+            at = at + offsets[level] if level == len(sizes) - 1 else at
             out.append(_put(buf, at, _where(r == 0, s, _get(buf, at))))
         return body(s, consts, fixed[0]), out, k + 1
 
-    init = (state, [_empty(state, (size,)) for size in sizes], jnp.zeros((), jnp.int32))
+    init = (state, [_empty(state, (size,)) for size in sizes[:-1]]
+            + [_empty(state, (sum(sizes[1:]),))], jnp.zeros((), jnp.int32))
     final, levels, n = lax.while_loop(keep_going, run, init)
-    low = jax.tree_util.tree_map(lambda *b: jnp.concatenate(b), *levels[1:])
+    low = levels[-1]
+    for level in range(1, len(sizes) - 1):       # in place: low's part for them is unused
+        low = jax.tree_util.tree_map(
+            lambda a, b, at=offsets[level]: lax.dynamic_update_slice_in_dim(a, b, at, 0),
+            low, levels[level])
     return final, levels[0], low, n
 
 
