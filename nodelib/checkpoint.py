@@ -109,7 +109,7 @@ def any_in_batch(flag):
 
     A `lax.cond` whose predicate is batched runs both branches and selects; an unbatched
     predicate keeps the cond, so a batch of solves skips the work that none of them needs
-    (the chunks after all are done, a segment no solve needs recomputed).
+    (the chunks after all are done, the dense output of a step that passes no output time).
     """
     return flag
 
