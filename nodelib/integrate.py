@@ -53,8 +53,9 @@ def run_loop(cond, body, state, cfg: Config, reverse_body=None):
     Not differentiable (`cfg.differentiable=False`): a `lax.while_loop`.
 
     `cfg.differentiable="checkpoint"`: `checkpoint.checkpointed_loop`, a while loop with a
-    reverse pass of its own (first-order reverse mode); its derivatives of higher order
-    fall back on `scan_loop`.
+    reverse pass of its own (first-order reverse mode), which differentiates
+    `reverse_body` (the same step, with f evaluated again in the reverse pass; `body` if
+    None); its derivatives of higher order fall back on `scan_loop` over `body`.
 
     Differentiable by JAX (gradient="backprop", `scan_loop`): reverse mode needs loops of
     fixed length, and a plain `lax.scan` of max_steps steps stores every step's
