@@ -79,13 +79,44 @@ def _with_floats(s, floats):
         treedef, [next(it) if _is_float(x) else x for x in leaves])
 
 
-def _put(buffers, i, s):
-    return jax.tree_util.tree_map(lambda b, x: lax.dynamic_update_index_in_dim(b, x, i, 0),
-                                  buffers, s)
+class _Packed:
+    """A loop state's leaves concatenated into one vector per dtype (three for a solve's
+    state: floats, int32 counters and a bool), so that a buffer of states is three arrays
+    and writing or reading a state three instructions, not one per leaf: fewer kernels for
+    XLA to compile and to launch at every step."""
+
+    def __init__(self, state):
+        leaves, self.treedef = jax.tree_util.tree_flatten(state)
+        self.shapes = [jnp.shape(x) for x in leaves]
+        self.dtypes = [jnp.result_type(x) for x in leaves]
+        self.groups = sorted(set(self.dtypes), key=str)
+
+    def pack(self, s):
+        leaves = jax.tree_util.tree_leaves(s)
+        return [jnp.concatenate([jnp.ravel(x) for x, d in zip(leaves, self.dtypes) if d == g])
+                for g in self.groups]
+
+    def unpack(self, vectors):
+        start = dict.fromkeys(self.groups, 0)
+        leaves = []
+        for shape, dtype in zip(self.shapes, self.dtypes):
+            vector, at = vectors[self.groups.index(dtype)], start[dtype]
+            start[dtype] = at + math.prod(shape)
+            leaves.append(vector[at:start[dtype]].reshape(shape))
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+    def empty(self, rows):
+        """A buffer of `rows` packed states (zeros)."""
+        return [jnp.zeros((rows, sum(math.prod(s) for s, d in zip(self.shapes, self.dtypes)
+                                     if d == g)), g) for g in self.groups]
+
+
+def _put(buffers, i, vectors):
+    return [lax.dynamic_update_index_in_dim(b, x, i, 0) for b, x in zip(buffers, vectors)]
 
 
 def _get(buffers, i):
-    return jax.tree_util.tree_map(lambda b: lax.dynamic_index_in_dim(b, i, 0, False), buffers)
+    return [lax.dynamic_index_in_dim(b, i, 0, False) for b in buffers]
 
 
 def _div(a, b):
@@ -93,10 +124,6 @@ def _div(a, b):
     division there, and XLA's is a single instruction)."""
     b = jnp.asarray(b, jnp.int32)
     return lax.div(a, b), lax.rem(a, b)
-
-
-def _empty(s, shape):
-    return jax.tree_util.tree_map(lambda x: jnp.zeros(shape + jnp.shape(x), x.dtype), s)
 
 
 def _where(flag, a, b):
@@ -242,26 +269,26 @@ def _record(body, cond, scan_loop, max_steps, plan, state, consts, fixed):
 
     def run(carry):
         s, levels, k = carry
-        # A write at every step (of the old value, between a level's states) costs one
-        # state; a cond around it would copy the whole buffer under vmap. Each level has a
-        # buffer of its own (XLA copies a buffer written twice in one iteration); the
-        # finest writes straight into its part of `low`.
-        out = []
+        # Every level is written at every step: a state between two of its own goes to a
+        # spare last row (a cond around the write would copy the whole buffer under vmap).
+        # Each level has a buffer of its own (XLA copies a buffer written twice in one
+        # iteration); the finest writes straight into its part of `low`.
+        vectors, out = packing.pack(s), []
         for level, buf in enumerate(levels):
             q, r = _div(k, strides[level])
             at = q if level == 0 else _div(q, sizes[level])[1]
             at = at + offsets[level] if level == len(sizes) - 1 else at
-            out.append(_put(buf, at, _where(r == 0, s, _get(buf, at))))
+            out.append(_put(buf, jnp.where(r == 0, at, buf[0].shape[0] - 1), vectors))
         return body(s, consts, fixed[0]), out, k + 1
 
-    init = (state, [_empty(state, (size,)) for size in sizes[:-1]]
-            + [_empty(state, (sum(sizes[1:]),))], jnp.zeros((), jnp.int32))
+    packing = _Packed(state)
+    init = (state, [packing.empty(size + 1) for size in sizes[:-1]]
+            + [packing.empty(sum(sizes[1:]) + 1)], jnp.zeros((), jnp.int32))
     final, levels, n = lax.while_loop(keep_going, run, init)
     low = levels[-1]
     for level in range(1, len(sizes) - 1):       # in place: low's part for them is unused
-        low = jax.tree_util.tree_map(
-            lambda a, b, at=offsets[level]: lax.dynamic_update_slice_in_dim(a, b, at, 0),
-            low, levels[level])
+        low = [lax.dynamic_update_slice_in_dim(a, b[:sizes[level]], offsets[level], 0)
+               for a, b in zip(low, levels[level])]
     return final, levels[0], low, n
 
 
@@ -289,6 +316,7 @@ def _reverse(body, cond, rbody, scan_loop, plan, state, consts, fixed, top, low,
     """(ct_state floats, ct_consts): the cotangents of the initial state and the constants
     for the cotangent `ct` (floats) of the final state."""
     depth, fine = len(plan), plan[-1]
+    packing, spare = _Packed(state), low[0].shape[0] - 1      # spare: the row written to
     sizes, strides, offsets = (jnp.asarray(x(plan), jnp.int32)
                                for x in (lambda p: p, _strides, _offsets))
 
@@ -315,10 +343,10 @@ def _reverse(body, cond, rbody, scan_loop, plan, state, consts, fixed, top, low,
         def fill(i, carry):
             s, low = carry
             q, r = _div(i, stride)
-            at = offsets[level] + q
-            low = _put(low, at, _where(r == 0, s, _get(low, at)))
+            low = _put(low, jnp.where(r == 0, offsets[level] + q, spare), packing.pack(s))
             return _step(body, cond, s, consts, fixed), low
-        low = lax.fori_loop(0, (sizes[level] - 1) * stride + 1, fill, (source, low))[1]
+        low = lax.fori_loop(0, (sizes[level] - 1) * stride + 1, fill,
+                            (packing.unpack(source), low))[1]
         return level + 1, low, held.at[level].set(segment)
 
     def segment(carry):
@@ -338,7 +366,7 @@ def _reverse(body, cond, rbody, scan_loop, plan, state, consts, fixed, top, low,
 
         def back(carry):
             i, ct_s, acc = carry
-            ct_s, acc = vjp_step(_get(low, offsets[-1] + i), ct_s, acc)
+            ct_s, acc = vjp_step(packing.unpack(_get(low, offsets[-1] + i)), ct_s, acc)
             return i - 1, ct_s, acc
         _, ct_s, acc = lax.while_loop(lambda carry: carry[0] >= 0, back, (last, ct_s, acc))
         return g - 1, ct_s, acc, low, held
