@@ -80,34 +80,35 @@ def _with_floats(s, floats):
 
 
 class _Packed:
-    """A loop state's leaves concatenated into one vector per dtype (three for a solve's
-    state: floats, int32 counters and a bool), so that a buffer of states is three arrays
-    and writing or reading a state three instructions, not one per leaf: fewer kernels for
+    """A loop state's leaves concatenated into one vector per dtype (booleans stored as
+    int32: a solve's state packs into two), so that a buffer of states is two arrays, and
+    writing or reading a state two instructions rather than one per leaf: fewer kernels for
     XLA to compile and to launch at every step."""
 
     def __init__(self, state):
         leaves, self.treedef = jax.tree_util.tree_flatten(state)
         self.shapes = [jnp.shape(x) for x in leaves]
         self.dtypes = [jnp.result_type(x) for x in leaves]
-        self.groups = sorted(set(self.dtypes), key=str)
+        self.stored = [jnp.dtype(jnp.int32) if d == jnp.bool_ else d for d in self.dtypes]
+        self.groups = sorted(set(self.stored), key=str)
 
     def pack(self, s):
         leaves = jax.tree_util.tree_leaves(s)
-        return [jnp.concatenate([jnp.ravel(x) for x, d in zip(leaves, self.dtypes) if d == g])
-                for g in self.groups]
+        return [jnp.concatenate([jnp.ravel(x).astype(g) for x, d in zip(leaves, self.stored)
+                                 if d == g]) for g in self.groups]
 
     def unpack(self, vectors):
         start = dict.fromkeys(self.groups, 0)
         leaves = []
-        for shape, dtype in zip(self.shapes, self.dtypes):
-            vector, at = vectors[self.groups.index(dtype)], start[dtype]
-            start[dtype] = at + math.prod(shape)
-            leaves.append(vector[at:start[dtype]].reshape(shape))
+        for shape, dtype, stored in zip(self.shapes, self.dtypes, self.stored):
+            vector, at = vectors[self.groups.index(stored)], start[stored]
+            start[stored] = at + math.prod(shape)
+            leaves.append(vector[at:start[stored]].reshape(shape).astype(dtype))
         return jax.tree_util.tree_unflatten(self.treedef, leaves)
 
     def empty(self, rows):
         """A buffer of `rows` packed states (zeros)."""
-        return [jnp.zeros((rows, sum(math.prod(s) for s, d in zip(self.shapes, self.dtypes)
+        return [jnp.zeros((rows, sum(math.prod(s) for s, d in zip(self.shapes, self.stored)
                                      if d == g)), g) for g in self.groups]
 
 
