@@ -12,8 +12,9 @@ diffrax's RecursiveCheckpointAdjoint uses an online binomial scheme (treeverse) 
 about log2(max_steps) states, each recomputed a few times more. The cost model:
 
     memory:  top + middle + finest loop states: 55 at the default 4096 steps, 40 at 500,
-             82 at 20,000; the parameters once, not once per state; and the intermediate
-             values of one step, or of one evaluation of f (see below);
+             82 at 20,000, and a spare row per buffer (`_record`); the parameters once,
+             not once per state; and the intermediate values of one step, or of one
+             evaluation of f (see below);
     time:    a solve of N <= 32 steps runs each step twice forwards and once backwards;
              a longer one recomputes its earlier finest segments once more (three
              forwards), one of more than 384 steps its earlier middle segments too (four).
