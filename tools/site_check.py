@@ -329,6 +329,13 @@ def check_colab(page, result: PageResult, config: dict, site: Path) -> None:
         result.colab = "ok"
 
 
+JS_SETTLE = """() => Promise.race([
+  Promise.all(document.getAnimations()
+    .filter(a => a.effect && a.effect.getTiming().iterations !== Infinity)
+    .map(a => a.finished.catch(() => null))),
+  new Promise(resolve => setTimeout(resolve, 5000))])"""
+
+
 def check_solutions(page, result: PageResult) -> None:
     """Solutions are collapsed on load and open on a click on their title."""
     solutions = page.locator(f"{CONTENT} .solution.dropdown, {CONTENT} details.solution, "
@@ -357,6 +364,9 @@ def check_solutions(page, result: PageResult) -> None:
             body.first.wait_for(state="visible", timeout=5_000)
         except Exception:  # noqa: BLE001 - Playwright's TimeoutError
             result.failures.append(f"solution {label!r} does not open when its title is clicked")
+    # A solution fades in as it opens: axe, run during the fade, reads its half-transparent
+    # text as too low in contrast. Wait for the page's finite animations and transitions.
+    page.evaluate(JS_SETTLE)
 
 
 def check_axe(page, result: PageResult) -> None:
