@@ -138,6 +138,24 @@ def test_checkpoint_gradient_of_a_nan_cotangent_is_nan():
     assert all(np.all(np.isnan(g)) for g in jax.tree_util.tree_leaves(jax.grad(loss)(params)))
 
 
+def test_checkpoint_packs_a_loop_state_into_one_vector_per_dtype_and_back():
+    # The recorded states are packed (`checkpoint._Packed`): every leaf must come back with
+    # its shape, dtype and value, booleans and int32 counters sharing one vector.
+    from nodelib.checkpoint import _Packed
+    state = {"y": jnp.arange(6.0).reshape(2, 3), "t": jnp.asarray(0.5),
+             "flag": jnp.asarray(True), "mask": jnp.array([True, False, True]),
+             "steps": jnp.asarray(2**30 + 7, jnp.int32), "k": jnp.array([3, -4], jnp.int32)}
+    packing = _Packed(state)
+    vectors = packing.pack(state)
+    assert [v.shape for v in vectors] == [(7,), (7,)]           # float64 (7,); int32 (1+3+1+2,)
+    back = packing.unpack(vectors)
+    for key, x in state.items():
+        assert back[key].dtype == x.dtype and back[key].shape == x.shape, key
+        np.testing.assert_array_equal(back[key], x)
+    buffer = packing.empty(4)
+    assert [b.shape for b in buffer] == [(4, 7), (4, 7)]
+
+
 @pytest.mark.parametrize("solver", ["euler", "midpoint", "rk4", "dopri5"])
 def test_checkpoint_is_the_exact_discrete_gradient_of_every_solver(params, solver):
     """With fixed steps the discrete map is smooth: its derivative is checked by finite
