@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .checkpoint import any_in_batch
+
 SUCCESS, MAX_STEPS_REACHED, DT_UNDERFLOW, NONFINITE, ADJOINT_DIVERGED = 0, 1, 2, 3, 4
 
 # result code -> (short name, what went wrong, what to change). {t}, {target} and
@@ -130,12 +132,12 @@ def checked(values, result, t_reached, target, max_steps, context=""):
     says the solve failed: `raise_if_failed` for traced values (under `jax.jit`).
 
     The check costs nothing on success: a `lax.cond` calls the host only when a result code
-    is not SUCCESS. The host callback returns `values`, which ties the check to what the
-    caller goes on to use, so XLA cannot drop it as dead code (the way Equinox's `error_if`
-    works). Under `jax.vmap` of `odeint` itself the condition is batched and becomes a
-    select, so the callback runs once per call for the whole batch, failed or not (a copy
-    of the outputs through the host); batching inside f, as neural ODEs do, avoids that.
-    Tangents pass through unchanged.
+    is not SUCCESS, and the host raises. The callback is declared to return `values` (it
+    never does), which ties the check to what the caller goes on to use, so XLA cannot drop
+    it as dead code; it receives only the result codes and times, so nothing else is
+    computed or copied for it (Equinox's `error_if` works this way). Under `jax.vmap` the
+    condition is whether any solve of the batch failed (`any_in_batch`), so the cond stays
+    a cond. Tangents pass through unchanged.
 
     Args:
         values: pytree of arrays to return (e.g. the `Solution`, or gradients).
@@ -155,18 +157,22 @@ def _checked(values, result, t_reached, target, max_steps, context):
 
 def _check(values, result, t_reached, target, max_steps, context):
     """(values, one): `one` is 1.0, computed by the check, for the tangent rule below."""
-    def host(values, result, t_reached, target):
+    shapes = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
+                                    (values, jnp.ones((), jnp.float32)))
+
+    def host(result, t_reached, target):
         raise_if_failed(result, t_reached, target, max_steps, context)
-        return values, np.ones(np.shape(result), np.float32)     # (batch...) under vmap
+        # Not reached: the callback runs only when some result code is not SUCCESS. Under
+        # vmap its arguments carry the batch axes in front of the (scalar) result code.
+        batch = np.shape(result)[:np.ndim(result) - len(shapes[1].shape)]
+        return jax.tree_util.tree_map(lambda s: np.zeros(batch + s.shape, s.dtype), shapes)
 
     def fail(operands):
-        shapes = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
-                                        (operands[0], jnp.ones((), jnp.float32)))
-        return jax.pure_callback(host, shapes, *operands, vmap_method="broadcast_all")
+        return jax.pure_callback(host, shapes, result, t_reached, target,
+                                 vmap_method="broadcast_all")
 
-    operands = (values, result, t_reached, target)
-    return lax.cond(jnp.any(result != SUCCESS), fail,
-                    lambda operands: (operands[0], jnp.ones((), jnp.float32)), operands)
+    failed = any_in_batch(jnp.any(result != SUCCESS))
+    return lax.cond(failed, fail, lambda values: (values, jnp.ones((), jnp.float32)), values)
 
 
 @_checked.defjvp

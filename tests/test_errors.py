@@ -80,6 +80,30 @@ def test_failure_of_one_batch_element_under_vmap_raises():
         jax.block_until_ready(run(jnp.array([[-1.0], [1.0]])))
 
 
+def test_successful_batch_under_vmap_never_calls_the_host(monkeypatch):
+    # The check's condition is whether any solve of the batch failed, so the cond stays a
+    # cond under vmap and the host is called only on failure (then with the whole batch).
+    calls = []
+    real = nodelib.solution.raise_if_failed
+    monkeypatch.setattr(nodelib.solution, "raise_if_failed",
+                        lambda *a, **k: (calls.append(np.shape(a[0])), real(*a, **k)))
+    run = jax.jit(jax.vmap(jax.vmap(lambda y0: odeint(blow_up, y0, TS).ys[-1])))
+    jax.block_until_ready(run(-jnp.ones((2, 3, 1))))
+    assert calls == []
+    with pytest.raises(nodelib.SOLVER_ERRORS, match=r"batch element 4 of 6"):
+        jax.block_until_ready(run(jnp.array([[-1.0, -2.0, -3.0], [-1.0, 1.0, -1.0]])[..., None]))
+    assert calls == [(2, 3)]
+
+
+@pytest.mark.parametrize("gradient", ["adjoint", "checkpoint", "backprop"])
+def test_failure_in_a_vmapped_gradient_raises(gradient):
+    loss = lambda y0: jnp.sum(odeint(blow_up, y0, TS, gradient=gradient).ys[-1])
+    run = jax.jit(jax.vmap(jax.grad(loss)))
+    np.testing.assert_allclose(run(-jnp.ones((2, 1))), 1 / 9, rtol=1e-4)  # y = y0/(1-y0 t)
+    with pytest.raises(nodelib.SOLVER_ERRORS, match="step size shrank"):
+        jax.block_until_ready(run(jnp.array([[-1.0], [1.0]])))
+
+
 @pytest.mark.parametrize("use", [lambda sol: sol.ys, lambda sol: sol.stats["nfe"],
                                  lambda sol: sol.result])
 def test_check_under_jit_survives_whatever_part_of_the_solution_is_used(use):
