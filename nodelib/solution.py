@@ -162,12 +162,12 @@ def _check(values, result, t_reached, target, max_steps, context):
 
     def host(result, t_reached, target):
         raise_if_failed(result, t_reached, target, max_steps, context)
-        # Not reached: the callback runs only when some result code is not SUCCESS. Under
-        # vmap its arguments carry the batch axes in front of the (scalar) result code.
-        batch = np.shape(result)[:np.ndim(result) - len(shapes[1].shape)]
+        # Not reached: the callback runs only when some result code is not SUCCESS. (The
+        # result code is a scalar, so under vmap its shape is the batch's.)
+        batch = np.shape(result)
         return jax.tree_util.tree_map(lambda s: np.zeros(batch + s.shape, s.dtype), shapes)
 
-    def fail(operands):
+    def fail(_values):
         return jax.pure_callback(host, shapes, result, t_reached, target,
                                  vmap_method="broadcast_all")
 
