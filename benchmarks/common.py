@@ -325,8 +325,11 @@ def work_precision_figure(name, panels, xlabel, ylabel, title, alt):
 
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
     methods = sorted({m for lines in panels.values() for m in lines})
+    ncol = min(4, len(methods))
+    legend_in = 0.1 + 0.22 * -(-len(methods) // ncol)      # inches below the panels
+    height = 3.4 * rows + legend_in
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, height), squeeze=False)
     styles = {m: (f"C{i % 10}", "osD^vP*Xh"[i % 9]) for i, m in enumerate(methods)}
     for ax, (panel, lines) in zip(axes.flat, panels.items()):
         for method, points in lines.items():
@@ -345,10 +348,10 @@ def work_precision_figure(name, panels, xlabel, ylabel, title, alt):
         ax.set_visible(False)
     handles = [plt.Line2D([], [], color=styles[m][0], marker=styles[m][1], label=m)
                for m in methods]
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(methods)), fontsize=9,
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=9,
                frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(methods) > 4), 1, 0.97))
+    fig.tight_layout(rect=(0, legend_in / height, 1, 1 - 0.1 / height))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     fig.savefig(RESULTS_DIR / f"{name}.png", dpi=110)
     plt.close(fig)
