@@ -321,6 +321,7 @@ GRAD_METHODS = {
     "nodelib adjoint": lambda f, pb, tol: nodelib_solve(f, pb, tol, jnp.float64, "adjoint"),
     "nodelib checkpoint": lambda f, pb, tol: nodelib_solve(f, pb, tol, jnp.float64,
                                                            "checkpoint"),
+    "nodelib backprop": lambda f, pb, tol: nodelib_solve(f, pb, tol, jnp.float64, "backprop"),
     "jax.experimental.ode": lambda f, pb, tol: jax_ode_solve(f, pb, tol, jnp.float64),
     "diffrax RecursiveCheckpoint": lambda f, pb, tol: diffrax_solve(
         f, pb, tol, jnp.float64, diffrax.RecursiveCheckpointAdjoint()),
@@ -455,7 +456,7 @@ def gradient_notes(pbs, all_grads):
     """What the gradient table shows about the continuous adjoint at NOTE_TOL."""
     grads = {name: g for (name, tol), g in all_grads.items() if tol == NOTE_TOL}
     backsolve = ("nodelib adjoint", "jax.experimental.ode", "diffrax Backsolve")
-    through = ("nodelib checkpoint", "diffrax RecursiveCheckpoint")
+    through = ("nodelib checkpoint", "nodelib backprop", "diffrax RecursiveCheckpoint")
     failed = [pb.name for pb in pbs if isinstance(grads[pb.name]["nodelib adjoint"]["error"], str)]
     if not failed:
         return []
@@ -472,7 +473,7 @@ def gradient_notes(pbs, all_grads):
         "sensitivity reference): " + ", ".join(f"{pb.name} {pb.amplification:.1e}" for pb in pbs)
         + ". Backpropagating through the forward steps does not re-solve the ODE: its "
         f"largest gradient error over the problems is {fmt_sci(worst)} "
-        f"({' and '.join(through)})."]
+        f"({', '.join(through[:-1])} and {through[-1]})."]
     return lines
 
 
@@ -516,32 +517,41 @@ def _abs_time(r, base):
 
 
 def checkpoint_targets(pbs, grads):
-    """nodelib's checkpointed gradient against diffrax's RecursiveCheckpointAdjoint."""
-    mine, peer = "nodelib checkpoint", "diffrax RecursiveCheckpoint"
-    time, mem, err = [], [], []
-    for pb in pbs:
-        for tol in GRAD_TOLS:
-            a, b = grads[(pb.name, tol)][mine], grads[(pb.name, tol)][peer]
-            label = f"{pb.name} {tol:g}"
-            if a["time"] is not None and b["time"] is not None:
-                time.append((a["time"] / b["time"], label))
-            if a["memory"] and b["memory"]:
-                mem.append((a["memory"] / b["memory"], label))
-            if not isinstance(a["error"], str) and not isinstance(b["error"], str):
-                err.append((a["error"] / b["error"] if b["error"] > 0 else float("nan"), label))
+    """nodelib's checkpointed gradient against diffrax's RecursiveCheckpointAdjoint, and
+    against nodelib's own backpropagation through the steps (the same discrete gradient)."""
+    mine = "nodelib checkpoint"
 
-    def line(what, vals, limit):
+    def ratios(peer, field):
+        vals = []
+        for pb in pbs:
+            for tol in GRAD_TOLS:
+                a, b = grads[(pb.name, tol)][mine], grads[(pb.name, tol)][peer]
+                x, y = a[field], b[field]
+                if x is None or y is None or isinstance(x, str) or isinstance(y, str):
+                    continue
+                vals.append((x / y if y > 0 else float("nan"), f"{pb.name} {tol:g}"))
+        return vals
+
+    def line(what, peer, field, limit):
+        vals = ratios(peer, field)
         if not vals:
             return f"- {what}: not measured"
         worst, where = max(vals)
         within = sum(v <= limit for v, _ in vals)
-        return target(f"{what} ≤ {limit:g}× diffrax's RecursiveCheckpointAdjoint: at most "
+        return target(f"{what} ≤ {limit:g}× {PEER_NAMES[peer]}: at most "
                       f"{worst:.2f} ({where}), geometric mean {geomean([v for v, _ in vals]):.2f}, "
                       f"within in {within} of {len(vals)} cases", within == len(vals))
 
-    return [line("checkpoint gradient time", time, 1.0),
-            line("checkpoint compiled memory", mem, 1.0),
-            line("checkpoint gradient error", err, 1.1)]
+    rc, bp = "diffrax RecursiveCheckpoint", "nodelib backprop"
+    return [line("checkpoint gradient time", rc, "time", 1.0),
+            line("checkpoint compiled memory", rc, "memory", 1.0),
+            line("checkpoint gradient error", rc, "error", 1.1),
+            line("checkpoint gradient time", bp, "time", 0.5),
+            line("checkpoint gradient error", bp, "error", 1.1)]
+
+
+PEER_NAMES = {"diffrax RecursiveCheckpoint": "diffrax's RecursiveCheckpointAdjoint",
+              "nodelib backprop": 'nodelib\'s `gradient="backprop"`'}
 
 
 def gradient_rows(pbs, grads, tol):

@@ -82,6 +82,7 @@ def solvers(f, t1, tol, dtype):
 
     forward = {"nodelib": nl, "jax.experimental.ode": jode, "diffrax": dfx}
     gradient = {"nodelib adjoint": nl, "nodelib checkpoint": partial(nl, gradient="checkpoint"),
+                "nodelib backprop": partial(nl, gradient="backprop"),
                 "jax.experimental.ode": jode,
                 "diffrax RecursiveCheckpoint": dfx,
                 "diffrax Backsolve": partial(dfx, adjoint=diffrax.BacksolveAdjoint())}
@@ -209,6 +210,7 @@ def measure(config, dtype_name, tol):
     timed_grad = compile_count_time(gr, counter, {m: grad_of(fresh()[1][m]) for m in grad},
                                     {m: counted[("grad", m)] for m in grad}, (params, y0), 3.0)
     fwd_nfe = {"nodelib adjoint": "nodelib", "nodelib checkpoint": "nodelib",
+               "nodelib backprop": "nodelib",
                "jax.experimental.ode": "jax.experimental.ode",
                "diffrax RecursiveCheckpoint": "diffrax", "diffrax Backsolve": "diffrax"}
     for m, r in gr.items():
@@ -284,6 +286,11 @@ TARGETS = [
      "diffrax RecursiveCheckpoint", 1.0),
     ("checkpoint gradient compile time vs jax.experimental.ode", "cgrad_ckpt",
      "jax.experimental.ode", 1.0),
+    # ... and against nodelib's own backpropagation through the steps (the same gradient).
+    ('checkpoint gradient time vs nodelib `gradient="backprop"`', "grad_ckpt",
+     "nodelib backprop", 0.5),
+    ('checkpoint gradient error vs nodelib `gradient="backprop"`', "err_ckpt",
+     "nodelib backprop", 1.1),
 ]
 
 
@@ -295,7 +302,7 @@ def comparisons(cases, kind, peer):
             res, nl = fw, "nodelib"
         else:
             res, nl = gr, "nodelib checkpoint" if kind.endswith("_ckpt") else "nodelib adjoint"
-        field = {"c": "compile", "m": "memory"}.get(kind[0], "time")
+        field = {"c": "compile", "m": "memory", "e": "error"}.get(kind[0], "time")
         a, b = res[nl], res[peer]
         out.append((f"{cname}, {dtype}, {tol:.0e}", _div(a.get(field), b.get(field)), a, b))
     return out
@@ -311,7 +318,7 @@ def target_lines(cases):
         worst_case, worst, wa, wb = max(vals, key=lambda cvab: cvab[1])
         missed = [(c, v, a, b) for c, v, a, b in vals if v > limit]
         spread = ""
-        if kind[0] not in "cm" and wa.get("rounds") and wb.get("rounds"):
+        if kind[0] not in "cme" and wa.get("rounds") and wb.get("rounds"):
             q1, q3 = round_ratio_quartiles(wa["rounds"], wb["rounds"])
             spread = f"; its per-round ratios lie between {q1:.2f} and {q3:.2f} (quartiles)"
         lines.append(target(
@@ -334,6 +341,8 @@ def explain(kind, missed):
     g = lambda xs: fmt_ratio(geomean(xs))
     if kind.startswith("m"):
         return "memory is measured, not explained (XLA's memory analysis of each program)."
+    if kind.startswith("e"):
+        return "errors are measured against the reference, not explained."
     if kind[0] != "c":
         nfe = (lambda r: r.get("nfe")) if kind == "fwd" else \
             (lambda r: None if r.get("nfe_bwd") is None else r["nfe_fwd"] + r["nfe_bwd"])
